@@ -1,0 +1,57 @@
+# depotdelivery: `make demo` (end to end on a directory store) and `make test`.
+# Both work on a fresh Debian bookworm machine as root; everything they need
+# is installed into folders this checkout owns (.venv, .deps).
+
+PYTHON  ?= python3
+VENV    := .venv
+PY      := $(VENV)/bin/python
+JULIA   := $(CURDIR)/.deps/julia/bin/julia
+SOURCES := $(shell find depotdelivery build submit wrapper -name '*.py' -o -name '*.jl' -o -name '*.lua' -o -name 'depotdelivery-run') setup.cfg
+
+.PHONY: all deps julia venv install demo test test-fast bench clean
+
+all: install
+
+# System packages the tool and its tests use (Debian names).
+.deps/apt.stamp:
+	@mkdir -p .deps
+	tools/setup-system.sh
+	@touch $@
+
+julia: $(JULIA)
+$(JULIA): .deps/apt.stamp tools/setup-julia.sh
+	tools/setup-julia.sh $(CURDIR)/.deps/julia
+
+$(VENV)/.deps.stamp: .deps/apt.stamp
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip setuptools wheel
+	$(PY) -m pip install -q archspec pynacl tenacity rich pytest pytest-timeout hypothesis matplotlib
+	@touch $@
+
+# The package (non-editable: the job wrapper runs from an installed copy) and
+# the `depotdelivery-run` job wrapper, started with -I -S for speed.
+$(VENV)/.install.stamp: $(VENV)/.deps.stamp $(SOURCES)
+	@mkdir -p .setuptools-build
+	$(PY) -m pip install -q --no-build-isolation --no-deps --force-reinstall .
+	sed '1s|^#!python|#!$(CURDIR)/$(PY)|' wrapper/depotdelivery-run > $(VENV)/bin/depotdelivery-run
+	chmod 755 $(VENV)/bin/depotdelivery-run
+	@touch $@
+
+install: $(JULIA) $(VENV)/.install.stamp
+deps: install
+
+demo: install
+	$(PY) tools/demo.py
+
+test: install
+	$(VENV)/bin/pytest -q
+
+# Unit tests only (no Julia builds, no batch systems).
+test-fast: install
+	$(VENV)/bin/pytest -q -m "not julia and not slurm and not htcondor"
+
+bench: install
+	$(PY) bench/run.py
+
+clean:
+	rm -rf _build .setuptools-build .pytest_cache

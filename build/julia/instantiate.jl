@@ -1,0 +1,48 @@
+# Acquire a project's packages the way Julia does, into DEPOT_PATH[1].
+# ENV: DD_REGISTRIES (newline-separated URLs), DD_STUB_REGISTRY ("1": write an
+# empty General so Pkg 1.5 does not try to clone it), DD_STEP ("registries" |
+# "instantiate").  Errors are printed as one "DD-ERROR:" line for the caller.
+using Pkg
+
+function fail(msg)
+    println(stderr, "DD-ERROR: ", replace(msg, '\n' => ' '))
+    exit(3)
+end
+
+depot = DEPOT_PATH[1]
+step = get(ENV, "DD_STEP", "instantiate")
+
+if step == "registries"
+    urls = filter(!isempty, split(get(ENV, "DD_REGISTRIES", ""), '\n'))
+    for url in urls
+        try
+            Pkg.Registry.add(Pkg.RegistrySpec(url = String(url)))
+        catch err
+            fail("cannot add registry $url: " * sprint(showerror, err))
+        end
+    end
+    if get(ENV, "DD_STUB_REGISTRY", "") == "1"
+        stub = joinpath(depot, "registries", "General")
+        mkpath(stub)
+        write(joinpath(stub, "Registry.toml"),
+              "name = \"General\"\nuuid = \"23338594-aafe-5451-b93e-139f81909106\"\n" *
+              "repo = \"https://github.com/JuliaRegistries/General.git\"\n\n[packages]\n")
+    end
+elseif step == "instantiate"
+    try
+        Pkg.instantiate()
+    catch err
+        fail("Pkg.instantiate failed: " * sprint(showerror, err))
+    end
+elseif step == "precompile"
+    try
+        Pkg.precompile()
+        # Pkg.precompile in 1.5 skips nothing it can load; load every
+        # dependency once so each has its .ji, as a job would.
+        for (name, _) in Pkg.project().dependencies
+            Base.require(Main, Symbol(name))
+        end
+    catch err
+        fail("precompiling the project failed: " * sprint(showerror, err))
+    end
+end

@@ -1,0 +1,439 @@
+"""Build image variants from a Julia project: acquire packages with Pkg,
+trace the workload, compile and link one system image per CPU level, and
+describe every file in a content-addressed manifest.
+
+The store path nodes will see is decided before the build, because Julia
+bakes absolute source paths and mtimes into its .ji caches (traps.md #1):
+the build depot is exposed at ``<store_path>/pool`` while Julia runs (a
+symlink, or a private bind mount when that path already exists), and
+package sources get one fixed mtime so caches stay valid wherever the
+same package is published again.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+
+from depotdelivery import __version__
+from depotdelivery.errors import BuildError, UsageError
+from depotdelivery.fsutil import hash_file, replace_file
+from depotdelivery.julia import JuliaInstall, JuliaVersion, cpu_target
+from depotdelivery.levels import Level
+from depotdelivery.model import FileEntry, ImageManifest, PackagePin, Variant, utc_text
+from depotdelivery.progress import Reporter
+
+from .project import JuliaProject, check_registered, read_project
+
+GENERAL_URL = "https://github.com/JuliaRegistries/General.git"
+# One fixed mtime for published package sources (2000-01-01): Julia's .ji
+# caches compare mtimes, and a package published again by a later build must
+# keep the mtime the earlier build's caches recorded.
+SOURCE_MTIME_NS = 946684800 * 10**9
+STDOUT_KINDS = ("file", "pipe", "devnull")  # traps.md #6: each compiles differently
+POOL_DIRS = ("packages", "artifacts", "dev")
+JULIA_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "julia")
+
+
+@dataclass(frozen=True)
+class BuildRequest:
+    project_dir: str
+    levels: tuple[Level, ...]
+    out: str
+    julia: JuliaInstall
+    workload: str = ""
+    registries: tuple[str, ...] = ()
+    store_path: str = ""  # where nodes see the store; "" = the build's own pool path
+    jobs: int = 0  # parallel variant compiles; 0 = by cores and memory
+    name: str = ""
+
+
+@dataclass
+class BuildResult:
+    manifest: ImageManifest
+    out: str
+    stats: dict = field(default_factory=dict)
+
+
+def _jobs(requested: int, n: int) -> int:
+    if requested > 0:
+        return min(requested, n)
+    cores = os.cpu_count() or 1
+    try:
+        with open("/proc/meminfo") as f:
+            avail_kb = next(int(l.split()[1]) for l in f if l.startswith("MemAvailable"))
+        by_mem = max(1, int(avail_kb / (2.6 * 1024 * 1024)))  # ~2.3 GB peak per compile
+    except (OSError, StopIteration, ValueError):
+        by_mem = 1
+    return max(1, min(n, cores, by_mem))
+
+
+class _Exposure:
+    """Make the build depot visible at <store_path>/pool while Julia runs."""
+
+    def __init__(self, depot: str, target: str):
+        self.depot, self.target = depot, target
+        self.prefix: list[str] = []
+        self._made_link = False
+
+    def __enter__(self) -> "_Exposure":
+        if self.target == self.depot:
+            return self
+        if not os.path.lexists(self.target):
+            try:
+                os.makedirs(os.path.dirname(self.target), exist_ok=True)
+                os.symlink(self.depot, self.target)
+                self._made_link = True
+                return self
+            except OSError:
+                pass
+        if os.path.isdir(self.target) and shutil.which("unshare"):
+            # The path exists (a mounted store): bind the build depot over it in
+            # a private mount namespace, so nothing outside the build sees it.
+            self.prefix = ["unshare", "--mount", "--propagation", "private", "--",
+                           "sh", "-c", 'mount --bind "$1" "$2" && shift 2 && exec "$@"',
+                           "dd-bind", self.depot, self.target]
+            return self
+        raise BuildError(f"cannot expose the build depot at {self.target} (exists and no "
+                         "private mount possible); build as root or choose --store-path")
+
+    def __exit__(self, *exc) -> None:
+        if self._made_link:
+            try:
+                os.unlink(self.target)
+            except OSError:
+                pass
+
+
+class Builder:
+    def __init__(self, req: BuildRequest, reporter: Reporter):
+        self.req = req
+        self.rep = reporter
+        self.out = os.path.abspath(req.out)
+        self.stats: dict = {"timings": {}}
+
+    # -- running Julia ---------------------------------------------------------
+    def _julia(self, args: list[str], *, env_extra: dict[str, str], what: str,
+               stdout=None, timeout: float = 3600, cwd: str | None = None,
+               ) -> subprocess.CompletedProcess:
+        env = self.req.julia.environ(**env_extra)
+        cmd = [*self.exposure.prefix, self.julia_exe, "--startup-file=no", "--history-file=no", *args]
+        log_path = os.path.join(self.out_tmp, "logs", what.replace(" ", "-") + ".log")
+        with open(log_path, "wb") as log:
+            try:
+                proc = subprocess.run(cmd, env=env, stdout=stdout if stdout is not None else log,
+                                      stderr=subprocess.PIPE, timeout=timeout, cwd=cwd)
+            except subprocess.TimeoutExpired:
+                raise BuildError(f"{what}: Julia did not finish in {timeout:.0f} s; see {log_path}") from None
+            log.write(proc.stderr)
+        if proc.returncode != 0:
+            err = proc.stderr.decode(errors="replace")
+            dd = [l for l in err.splitlines() if l.startswith("DD-ERROR:")]
+            if dd:
+                raise BuildError(f"{what}: {dd[-1][len('DD-ERROR: '):][:400]}")
+            last = next((l.strip() for l in reversed(err.splitlines()) if l.strip().startswith("ERROR")),
+                        next((l.strip() for l in reversed(err.splitlines()) if l.strip()), ""))
+            final_log = log_path.replace(os.path.join(self.out_tmp, "logs"), self.out + ".failed-logs")
+            raise BuildError(f"{what} failed (exit {proc.returncode}): {last[:300]}; "
+                             f"full log in {final_log}")
+        return proc
+
+    # -- steps -----------------------------------------------------------------
+    def run(self) -> BuildResult:
+        req = self.req
+        project = read_project(req.project_dir)
+        if req.workload and not os.path.isfile(req.workload):
+            raise UsageError(f"workload {req.workload} not found: pass an existing .jl file")
+        self.julia_exe = req.julia.resolved()
+        self.version: JuliaVersion = req.julia.version()
+        targets = {lvl: cpu_target(lvl, self.version) for lvl in req.levels}
+        if self.version.has_pkgimages:
+            self.rep.warn(f"Julia {self.version} (pkgimages) is not verified by this release; "
+                          "compiled caches are built for the baseline level only")
+        self.out_tmp = self.out + ".partial"
+        shutil.rmtree(self.out_tmp, ignore_errors=True)
+        for d in ("logs", "trace", "image/project", "image/variants", "obj"):
+            os.makedirs(os.path.join(self.out_tmp, d), exist_ok=True)
+        depot = os.path.join(self.out_tmp, "pool")
+        os.makedirs(depot)
+        store_path = os.path.abspath(req.store_path) if req.store_path else ""
+        julia_depot = os.path.join(store_path, "pool") if store_path else os.path.join(self.out, "pool")
+        # Without --store-path the depot's caches are valid at <out>/pool only;
+        # the system images (what jobs use) do not depend on it.
+        if not store_path:
+            reporter_note = ("no --store-path: the depot's .ji caches will be valid only at "
+                             f"{julia_depot}; system images work anywhere")
+            self.rep.info(reporter_note)
+        t_start = time.monotonic()
+        with _Exposure(depot, julia_depot) as self.exposure:
+            self.env = {"JULIA_DEPOT_PATH": julia_depot,
+                        "JULIA_PROJECT": os.path.join(self.out_tmp, "image", "project")}
+            self._write_project(project, depot, julia_depot)
+            with self.rep.step("resolve packages"):
+                self._acquire(project, depot)
+            with self.rep.step("precompile packages"):
+                self._julia([os.path.join(JULIA_DIR, "instantiate.jl")],
+                            env_extra={**self.env, "DD_STEP": "precompile"}, what="precompile")
+            statements = self._trace(project) if req.workload else self._load_trace(project)
+            self._compile_all(project, targets, statements)
+            self.stats["runtime_compiled"] = self._coverage(targets) if req.workload else None
+        with self.rep.step("hash files"):
+            manifest = self._manifest(project, targets, os.path.dirname(julia_depot))
+        self.stats["total_s"] = round(time.monotonic() - t_start, 1)
+        self.stats["timings"] = self.rep.timings
+        self.stats["image_id"] = manifest.image_id
+        replace_file(os.path.join(self.out_tmp, "manifest.json"), manifest.canonical())
+        replace_file(os.path.join(self.out_tmp, "build.json"),
+                     json.dumps(self.stats, indent=2, sort_keys=True).encode())
+        shutil.rmtree(os.path.join(self.out_tmp, "obj"), ignore_errors=True)
+        self._swap_into_place()
+        return BuildResult(manifest, self.out, self.stats)
+
+    def _swap_into_place(self) -> None:
+        old = self.out + ".old"
+        shutil.rmtree(old, ignore_errors=True)
+        if os.path.exists(self.out):
+            os.rename(self.out, old)
+        os.rename(self.out_tmp, self.out)
+        shutil.rmtree(old, ignore_errors=True)
+
+    def _write_project(self, project: JuliaProject, depot: str, julia_depot: str) -> None:
+        pdir = os.path.join(self.out_tmp, "image", "project")
+        shutil.copyfile(os.path.join(project.dir, "Project.toml"), os.path.join(pdir, "Project.toml"))
+        with open(os.path.join(project.dir, "Manifest.toml"), encoding="utf-8") as f:
+            text = f.read()
+        # Developed packages travel inside the pool, content-addressed, and the
+        # image's manifest points at them where nodes will see them.
+        for e in project.entries:
+            if not e.path:
+                continue
+            src = os.path.join(project.dir, e.path)
+            from .registry import tree_sha1
+            tree = tree_sha1(src)
+            dest = os.path.join(depot, "dev", e.name, tree)
+            if not os.path.exists(dest):
+                shutil.copytree(src, dest, ignore=shutil.ignore_patterns(".git"))
+            new = os.path.join(julia_depot, "dev", e.name, tree)
+            for quoted in (f'path = "{e.path}"', f"path = '{e.path}'"):
+                text = text.replace(quoted, f'path = "{new}"')
+        with open(os.path.join(pdir, "Manifest.toml"), "w", encoding="utf-8") as f:
+            f.write(text)
+
+    def _acquire(self, project: JuliaProject, depot: str) -> None:
+        registered = [e for e in project.packages if e.is_registered]
+        urls = list(self.req.registries) or ([GENERAL_URL] if registered else [])
+        self._julia([os.path.join(JULIA_DIR, "instantiate.jl")],
+                    env_extra={**self.env, "DD_STEP": "registries", "DD_REGISTRIES": "\n".join(urls),
+                               "DD_STUB_REGISTRY": "" if urls else "1"},
+                    what="add registries", timeout=600)
+        regroot = os.path.join(depot, "registries")
+        reg_dirs = [os.path.join(regroot, d) for d in sorted(os.listdir(regroot))] if os.path.isdir(regroot) else []
+        if registered:
+            check_registered(project, reg_dirs)
+        self._julia([os.path.join(JULIA_DIR, "instantiate.jl")],
+                    env_extra={**self.env, "DD_STEP": "instantiate"}, what="instantiate", timeout=1800)
+        for sub in POOL_DIRS:
+            root = os.path.join(depot, sub)
+            for dirpath, dirnames, filenames in os.walk(root):
+                for n in filenames + dirnames:
+                    p = os.path.join(dirpath, n)
+                    if not os.path.islink(p):
+                        os.utime(p, ns=(SOURCE_MTIME_NS, SOURCE_MTIME_NS))
+        # Pkg makes sources read-only; keep them so (publish copies modes).
+
+    def _load_trace(self, project: JuliaProject) -> str:
+        path = os.path.join(self.out_tmp, "trace", "precompile.jl")
+        with open(path, "w") as f:
+            f.write("")
+        return path
+
+    def _trace(self, project: JuliaProject) -> str:
+        workload = os.path.abspath(self.req.workload)
+        traces = []
+        with self.rep.step(f"trace workload under {len(STDOUT_KINDS)} stdout kinds"):
+            with tempfile.TemporaryDirectory(prefix="dd-trace-") as cwd:
+                for kind in STDOUT_KINDS:
+                    trace = os.path.join(self.out_tmp, "trace", f"{kind}.jl")
+                    args = [f"--trace-compile={trace}", workload]
+                    what = f"workload {os.path.basename(workload)} (stdout to {kind})"
+                    if kind == "file":
+                        with open(os.path.join(self.out_tmp, "logs", "workload-stdout.txt"), "wb") as out:
+                            self._julia(args, env_extra=self.env, what=what, stdout=out, cwd=cwd)
+                    elif kind == "pipe":
+                        self._julia(args, env_extra=self.env, what=what, stdout=subprocess.PIPE, cwd=cwd)
+                    else:
+                        self._julia(args, env_extra=self.env, what=what, stdout=subprocess.DEVNULL, cwd=cwd)
+                    traces.append(trace)
+        lines: set[str] = set()
+        for t in traces:
+            with open(t, errors="replace") as f:
+                lines.update(l.rstrip("\n") for l in f if l.startswith("precompile("))
+        merged = os.path.join(self.out_tmp, "trace", "precompile.jl")
+        with open(merged, "w") as f:
+            f.writelines(l + "\n" for l in sorted(lines))
+        self.stats["traced_statements"] = len(lines)
+        return merged
+
+    def _compile_all(self, project: JuliaProject, targets: dict[Level, str], statements: str) -> None:
+        base = self.req.julia.default_sysimage()
+        names = [name for name, _ in project.deps]
+        jobs = _jobs(self.req.jobs, len(targets))
+        label = ", ".join(f"{lvl}={t}" for lvl, t in targets.items())
+        self.stats["variants"] = {}
+        with self.rep.step(f"compile {len(targets)} system image(s) ({label}; {jobs} at a time)"):
+            with concurrent.futures.ThreadPoolExecutor(max_workers=jobs) as pool:
+                futs = {pool.submit(self._compile_one, lvl, t, base, names, statements): lvl
+                        for lvl, t in targets.items()}
+                for fut in concurrent.futures.as_completed(futs):
+                    fut.result()
+
+    def _compile_one(self, lvl: Level, target: str, base: str, names: list[str], statements: str) -> None:
+        obj_dir = os.path.join(self.out_tmp, "obj", lvl.name)
+        os.makedirs(obj_dir, exist_ok=True)
+        obj = os.path.join(obj_dir, "sys.o")
+        stats_file = os.path.join(obj_dir, "stats.txt")
+        t0 = time.monotonic()
+        self._julia([f"--cpu-target={target}", "--output-o", obj, "-J", base,
+                     os.path.join(JULIA_DIR, "sysimage.jl")],
+                    env_extra={**self.env, "DD_PACKAGES": ",".join(names), "DD_PRECOMPILE": statements,
+                               "DD_STATS": stats_file},
+                    what=f"compile system image {lvl}", timeout=7200)
+        t_compile = time.monotonic() - t0
+        vdir = os.path.join(self.out_tmp, "image", "variants", lvl.name)
+        os.makedirs(vdir, exist_ok=True)
+        so = os.path.join(vdir, "sys.so")
+        libdir = os.path.dirname(os.path.realpath(base))
+        libjulia = _find_libjulia(base)
+        cc = shutil.which("gcc") or shutil.which("cc")
+        if not cc:
+            raise BuildError("no C compiler (gcc) to link the system image; apt-get install gcc")
+        link = subprocess.run([cc, "-shared", "-o", so, "-Wl,--whole-archive", obj, "-Wl,--no-whole-archive",
+                               f"-L{os.path.dirname(libjulia)}", f"-l:{os.path.basename(libjulia)}"],
+                              capture_output=True, text=True)
+        if link.returncode != 0:
+            raise BuildError(f"linking system image {lvl} failed: {link.stderr.strip()[:300]}")
+        if shutil.which("strip"):
+            subprocess.run(["strip", so], capture_output=True)
+        os.chmod(so, 0o755)
+        counts = {}
+        if os.path.exists(stats_file):
+            with open(stats_file) as f:
+                counts = dict(l.strip().split("=", 1) for l in f if "=" in l)
+        self.stats["variants"][lvl.name] = {
+            "cpu_target": target, "compile_s": round(t_compile, 1), "size": os.path.getsize(so),
+            "precompiled": int(counts.get("precompiled", 0)), "precompile_failed": int(counts.get("failed", 0)),
+            "libdir": libdir}
+
+    def _coverage(self, targets: dict[Level, str]) -> dict[str, int]:
+        """Run the workload on each variant this machine can run, with compile
+        tracing: what still compiles at run time despite the image."""
+        from depotdelivery.detect import detect_level
+        host = detect_level()
+        workload = os.path.abspath(self.req.workload)
+        result = {}
+        with self.rep.step("check the workload against the new images"):
+            for lvl in targets:
+                if host is not None and lvl > host:
+                    continue
+                so = os.path.join(self.out_tmp, "image", "variants", lvl.name, "sys.so")
+                trace = os.path.join(self.out_tmp, "trace", f"runtime-{lvl.name}.jl")
+                with tempfile.TemporaryDirectory(prefix="dd-check-") as cwd:
+                    self._julia(["-J", so, f"--trace-compile={trace}", workload], env_extra=self.env,
+                                what=f"workload on image {lvl}", stdout=subprocess.PIPE, cwd=cwd)
+                n = _count_statements(trace)
+                result[lvl.name] = n
+                if n:
+                    self.rep.warn(f"{n} method(s) still compiled at run time on {lvl} "
+                                  f"(see {trace.replace(self.out_tmp, self.out)})")
+        return result
+
+    def _manifest(self, project: JuliaProject, targets: dict[Level, str], store_path: str) -> ImageManifest:
+        files: list[FileEntry] = []
+        image_root = os.path.join(self.out_tmp, "image")
+        # The image's own depot holds this build's compiled caches.
+        src_compiled = os.path.join(self.out_tmp, "pool", "compiled")
+        if os.path.isdir(src_compiled):
+            shutil.copytree(src_compiled, os.path.join(image_root, "depot", "compiled"), copy_function=shutil.copy2)
+        for rel, variant in _walk(image_root):
+            files.append(_entry("image", image_root, rel, variant))
+        pool_root = os.path.join(self.out_tmp, "pool")
+        for sub in POOL_DIRS:
+            if os.path.isdir(os.path.join(pool_root, sub)):
+                for rel, _ in _walk(pool_root, sub):
+                    files.append(_entry("pool", pool_root, rel, ""))
+        variants = tuple(Variant(level=lvl.name, cpu_target=t, sysimage=f"variants/{lvl.name}/sys.so")
+                         for lvl, t in sorted(targets.items()))
+        pins = tuple(PackagePin(e.name, e.uuid, e.version, e.tree_sha1) for e in project.packages)
+        workload_sha = hash_file(self.req.workload)[0] if self.req.workload else ""
+        return ImageManifest(
+            name=self.req.name or project.name, created=utc_text(datetime.now(timezone.utc)),
+            julia_version=str(self.version), store_path=store_path,
+            project_sha256=project.project_sha256, manifest_sha256=project.manifest_sha256,
+            workload_sha256=workload_sha, packages=pins, variants=variants, files=tuple(files),
+            builder=f"depotdelivery {__version__}")
+
+
+def _count_statements(trace: str) -> int:
+    """Julia writes no trace file when nothing was compiled."""
+    try:
+        with open(trace, errors="replace") as f:
+            return sum(1 for l in f if l.startswith("precompile("))
+    except FileNotFoundError:
+        return 0
+
+
+def _find_libjulia(base_sysimage: str) -> str:
+    for d in (os.path.dirname(os.path.dirname(os.path.realpath(base_sysimage))),
+              "/usr/lib/x86_64-linux-gnu", "/usr/lib"):
+        for n in ("libjulia.so.1", "libjulia.so"):
+            if os.path.exists(os.path.join(d, n)):
+                return os.path.join(d, n)
+    raise BuildError("libjulia.so not found next to the Julia installation; reinstall Julia")
+
+
+def _walk(root: str, sub: str = ""):
+    """Yield (relative path, variant level or '') for every regular file."""
+    top = os.path.join(root, sub) if sub else root
+    for dirpath, dirnames, filenames in os.walk(top):
+        dirnames.sort()
+        for n in sorted(filenames):
+            p = os.path.join(dirpath, n)
+            rel = os.path.relpath(p, root).replace(os.sep, "/")
+            if os.path.islink(p):
+                raise BuildError(f"{rel}: symbolic links are not supported in images yet; "
+                                 "replace it with a copy")
+            variant = rel.split("/")[1] if rel.startswith("variants/") else ""
+            yield rel, variant
+
+
+def _entry(root_name: str, root: str, rel: str, variant: str) -> FileEntry:
+    p = os.path.join(root, rel)
+    st = os.stat(p)
+    digest, size = hash_file(p)
+    mode = 0o755 if st.st_mode & 0o111 else 0o644
+    return FileEntry(root=root_name, path=rel, sha256=digest, size=size, mode=mode,
+                     mtime_ns=st.st_mtime_ns, variant=variant)
+
+
+def build(req: BuildRequest, reporter: Reporter) -> BuildResult:
+    out_tmp = os.path.abspath(req.out) + ".partial"
+    try:
+        return Builder(req, reporter).run()
+    except BaseException:
+        # Keep the logs for the user; the previous build (if any) is untouched.
+        if os.path.isdir(out_tmp):
+            logs = os.path.abspath(req.out) + ".failed-logs"
+            shutil.rmtree(logs, ignore_errors=True)
+            try:
+                shutil.copytree(os.path.join(out_tmp, "logs"), logs)
+            except OSError:
+                pass
+            shutil.rmtree(out_tmp, ignore_errors=True)
+        raise

@@ -1,0 +1,161 @@
+"""Read and check a Julia project (Project.toml + Manifest.toml).
+
+Errors here are the user's input: each names the file and what to fix.
+Both manifest formats are read: Julia <= 1.6 (top-level package tables) and
+Julia >= 1.7 (`manifest_format = "2.0"`, packages under `[deps]`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tomllib
+from dataclasses import dataclass
+
+from depotdelivery.errors import UsageError
+
+
+@dataclass(frozen=True)
+class ManifestEntry:
+    name: str
+    uuid: str
+    version: str = ""
+    tree_sha1: str = ""
+    path: str = ""  # path-tracked (developed) package, relative to the project
+    deps: tuple[str, ...] = ()
+
+    @property
+    def is_stdlib(self) -> bool:
+        return not (self.tree_sha1 or self.path)
+
+    @property
+    def is_registered(self) -> bool:
+        return bool(self.tree_sha1) and not self.path
+
+
+@dataclass(frozen=True)
+class JuliaProject:
+    dir: str
+    name: str
+    deps: tuple[tuple[str, str], ...]  # (name, uuid) the user asked for
+    entries: tuple[ManifestEntry, ...]
+    project_sha256: str
+    manifest_sha256: str
+
+    def entry(self, name: str) -> ManifestEntry:
+        for e in self.entries:
+            if e.name == name:
+                return e
+        raise KeyError(name)
+
+    @property
+    def packages(self) -> tuple[ManifestEntry, ...]:
+        """Non-stdlib packages, in a stable order."""
+        return tuple(sorted((e for e in self.entries if not e.is_stdlib), key=lambda e: e.name))
+
+
+def _load(path: str) -> tuple[dict, bytes]:
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except FileNotFoundError:
+        what = os.path.basename(path)
+        hint = ("resolve the project with Julia (Pkg.resolve) and commit Manifest.toml"
+                if what == "Manifest.toml" else "point at a Julia project folder")
+        raise UsageError(f"{path} not found: {hint}") from None
+    except OSError as e:
+        raise UsageError(f"cannot read {path}: {e.strerror}") from None
+    try:
+        return tomllib.loads(data.decode("utf-8")), data
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
+        raise UsageError(f"{path}: malformed TOML ({e}); fix the file") from None
+
+
+def _entries(manifest: dict, path: str) -> list[ManifestEntry]:
+    if "manifest_format" in manifest:
+        fmt = str(manifest["manifest_format"])
+        if not fmt.startswith("2."):
+            raise UsageError(f"{path}: unsupported manifest_format {fmt}")
+        table = manifest.get("deps", {})
+    else:
+        table = manifest
+    out = []
+    for name, infos in table.items():
+        if not isinstance(infos, list) or not infos or not all(isinstance(i, dict) for i in infos):
+            raise UsageError(f"{path}: entry {name!r} is not a [[{name}]] table; "
+                             "regenerate the manifest with Pkg")
+        for info in infos:
+            uuid = info.get("uuid")
+            if not isinstance(uuid, str):
+                raise UsageError(f"{path}: package {name} has no uuid; regenerate the manifest")
+            deps = info.get("deps", [])
+            if isinstance(deps, dict):
+                deps = list(deps)
+            out.append(ManifestEntry(name=name, uuid=uuid, version=str(info.get("version", "")),
+                                     tree_sha1=str(info.get("git-tree-sha1", "")),
+                                     path=str(info.get("path", "")), deps=tuple(deps)))
+    return out
+
+
+def read_project(project_dir: str) -> JuliaProject:
+    if not os.path.isdir(project_dir):
+        raise UsageError(f"{project_dir} is not a folder: point at a Julia project "
+                         "(a folder with Project.toml and Manifest.toml)")
+    ppath = os.path.join(project_dir, "Project.toml")
+    mpath = os.path.join(project_dir, "Manifest.toml")
+    proj, pbytes = _load(ppath)
+    man, mbytes = _load(mpath)
+    deps = proj.get("deps", {})
+    if not isinstance(deps, dict) or not deps:
+        raise UsageError(f"{ppath}: no [deps]; an image needs at least one package")
+    entries = _entries(man, mpath)
+    by_name = {e.name: e for e in entries}
+    for dep_name, dep_uuid in deps.items():
+        e = by_name.get(dep_name)
+        if e is None or e.uuid != dep_uuid:
+            raise UsageError(f"{mpath}: {dep_name} from Project.toml is missing or has another "
+                             "uuid; run Pkg.resolve() and commit the Manifest")
+    for e in entries:
+        for d in e.deps:
+            if d not in by_name:
+                raise UsageError(f"{mpath}: {e.name} depends on {d}, which the manifest lacks; "
+                                 "run Pkg.resolve()")
+        if e.path and not os.path.isdir(os.path.join(project_dir, e.path)):
+            raise UsageError(f"{mpath}: path-tracked package {e.name} at {e.path} not found")
+    name = proj.get("name") or os.path.basename(os.path.abspath(project_dir))
+    return JuliaProject(dir=os.path.abspath(project_dir), name=str(name),
+                        deps=tuple(sorted(deps.items())), entries=tuple(entries),
+                        project_sha256=hashlib.sha256(pbytes).hexdigest(),
+                        manifest_sha256=hashlib.sha256(mbytes).hexdigest())
+
+
+def registered_uuids(registry_dir: str) -> dict[str, dict]:
+    """uuid -> {name, path} from a registry's Registry.toml."""
+    with open(os.path.join(registry_dir, "Registry.toml"), "rb") as f:
+        return tomllib.load(f).get("packages", {})
+
+
+def check_registered(project: JuliaProject, registry_dirs: list[str]) -> None:
+    """Every registry-tracked package must be in one of the registries, at its
+    pinned tree: otherwise say which package, before Pkg fails obscurely."""
+    known: dict[str, tuple[str, str]] = {}
+    for reg in registry_dirs:
+        for uuid, info in registered_uuids(reg).items():
+            known.setdefault(uuid, (reg, info.get("path", "")))
+    for e in project.packages:
+        if not e.is_registered:
+            continue
+        hit = known.get(e.uuid)
+        if hit is None:
+            raise UsageError(f"package {e.name} ({e.uuid}) is in no registry given; "
+                             "pass the registry that has it with --registry URL")
+        reg, rel = hit
+        try:
+            with open(os.path.join(reg, rel, "Versions.toml"), "rb") as f:
+                versions = tomllib.load(f)
+        except (OSError, tomllib.TOMLDecodeError):
+            continue
+        trees = {v.get("git-tree-sha1") for v in versions.values() if isinstance(v, dict)}
+        if e.tree_sha1 not in trees:
+            raise UsageError(f"package {e.name} v{e.version} (tree {e.tree_sha1[:12]}) is not in "
+                             f"registry {os.path.basename(reg)}; register that version or re-resolve")

@@ -1,0 +1,387 @@
+"""The `depotdelivery` command line.
+
+`run` is dispatched before argparse is imported: it is the per-job path and
+has a 20 ms budget (see wrapper/entry.py).  Every other command is a thin
+layer over the library: parse, call, print (or --json), map errors to exit
+codes (errors.py).
+"""
+
+import sys
+
+
+def main(argv=None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv and argv[0] == "run":
+        from depotdelivery.wrapper.entry import main as run_main
+        return run_main(argv[1:])
+    from depotdelivery.cli_errors import report
+    from depotdelivery.errors import DepotDeliveryError
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 64
+    try:
+        return args.func(args) or 0
+    except DepotDeliveryError as e:
+        return report(e)
+    except KeyboardInterrupt:
+        print("depotdelivery: interrupted; nothing half-written is visible", file=sys.stderr)
+        return 130
+
+
+EPILOG = {
+    "keygen": "example:\n  depotdelivery keygen keys/ci      # keys/ci.key (0600) + keys/ci.pub",
+    "build": ("example:\n  depotdelivery build examples/hep-analysis --levels x86-64,x86-64-v3 \\\n"
+              "      --workload examples/hep-analysis/workload.jl --out _build/hep \\\n"
+              "      --registry file:///srv/registry --store-path /cvmfs/julia.example.org/depots"),
+    "publish": ("example:\n  depotdelivery publish _build/hep --store /srv/depots --key keys/ci.key "
+                "--channel stable"),
+    "ls": "example:\n  depotdelivery ls --store /srv/depots",
+    "channel": ("examples:\n  depotdelivery channel show stable --store /srv/depots\n"
+                "  depotdelivery channel set stable 3f2a9c01 --store /srv/depots --key keys/ci.key\n"
+                "  depotdelivery channel history stable --store /srv/depots"),
+    "detect": ("examples:\n  depotdelivery detect                  # x86-64-v3\n"
+               "  depotdelivery detect --format slurm     # x86-64,x86-64-v2,x86-64-v3\n"
+               "  depotdelivery detect --cpuinfo tests/cpuinfo/intel-haswell.x86-64-v3.txt --json"),
+    "verify": ("example:\n  depotdelivery verify --store /cvmfs/julia.example.org/depots --channel stable"),
+    "gc": "example:\n  depotdelivery gc --max-age-days 7 --max-size 10G",
+    "registry": ("example:\n  depotdelivery registry create examples/hep-analysis/packages/* --out /srv/registry"),
+}
+
+
+def _parser():
+    import argparse
+    p = argparse.ArgumentParser(
+        prog="depotdelivery",
+        description="Signed, CPU-specific Julia images for batch clusters.",
+        epilog=("commands: keygen, build, publish, ls, channel, run, detect, verify, gc, registry\n"
+                "`depotdelivery COMMAND --help` shows an example for each.\n"
+                "exit codes: 0 ok, 1 build/publish failed, 64 usage, 65 image invalid (hold),\n"
+                "            69 store unavailable, 75 run elsewhere, 78 configuration"),
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = p.add_subparsers(metavar="COMMAND")
+
+    def cmd(name, func, help_):
+        sp = sub.add_parser(name, help=help_, description=help_, epilog=EPILOG.get(name),
+                            formatter_class=argparse.RawDescriptionHelpFormatter)
+        sp.set_defaults(func=func)
+        return sp
+
+    sp = cmd("keygen", _keygen, "make an Ed25519 signing key pair")
+    sp.add_argument("prefix", help="writes PREFIX.key (0600) and PREFIX.pub")
+
+    sp = cmd("build", _build, "build image variants from a Julia project")
+    sp.add_argument("project", help="folder with Project.toml and Manifest.toml")
+    sp.add_argument("--levels", default="x86-64,x86-64-v3", help="CPU levels, comma-separated")
+    sp.add_argument("--workload", default="", help="a .jl file run to find what to precompile")
+    sp.add_argument("--out", required=True, help="output folder (replaced only when the build succeeds)")
+    sp.add_argument("--registry", action="append", default=[], help="registry URL (repeatable)")
+    sp.add_argument("--store-path", default="", help="absolute path where nodes will see the store")
+    sp.add_argument("--name", default="", help="image name (default: the project's)")
+    sp.add_argument("--jobs", type=int, default=0, help="variants compiled at once (default: by cores/memory)")
+    sp.add_argument("--julia", default="", help="Julia executable (default: the project's .deps/julia)")
+    sp.add_argument("--json", action="store_true")
+
+    sp = cmd("publish", _publish, "sign a build and publish it to a store")
+    sp.add_argument("build_dir")
+    sp.add_argument("--store", required=True, help="PATH, dir://PATH or cvmfs://REPO/PATH")
+    sp.add_argument("--key", required=True, help="secret key file (.key)")
+    sp.add_argument("--channel", default="", help="also point this channel at the image")
+    sp.add_argument("--expires", default="30d", help="channel record lifetime (e.g. 30d, 12h)")
+    sp.add_argument("--json", action="store_true")
+
+    sp = cmd("ls", _ls, "list images, variants, sizes and channels in a store")
+    sp.add_argument("--store", required=True)
+    sp.add_argument("--json", action="store_true")
+
+    sp = cmd("channel", None, "show, set or list the history of a channel")
+    csub = sp.add_subparsers(metavar="ACTION")
+    for action, func in (("show", _channel_show), ("history", _channel_history)):
+        a = csub.add_parser(action, epilog=EPILOG["channel"], formatter_class=argparse.RawDescriptionHelpFormatter)
+        a.add_argument("name")
+        a.add_argument("--store", required=True)
+        a.add_argument("--json", action="store_true")
+        a.set_defaults(func=func)
+    a = csub.add_parser("set", epilog=EPILOG["channel"], formatter_class=argparse.RawDescriptionHelpFormatter,
+                        help="point a channel at a published image (also: rollback)")
+    a.add_argument("name")
+    a.add_argument("image")
+    a.add_argument("--store", required=True)
+    a.add_argument("--key", required=True)
+    a.add_argument("--expires", default="30d")
+    a.add_argument("--json", action="store_true")
+    a.set_defaults(func=_channel_set)
+
+    sub.add_parser("run", help="verify an image and exec a job with it (see `depotdelivery run --help`)")
+
+    sp = cmd("detect", _detect, "print this node's x86-64 level")
+    sp.add_argument("--cpuinfo", default="", help="replay a recorded /proc/cpuinfo")
+    sp.add_argument("--format", choices=("level", "slurm", "condor"), default="level")
+    sp.add_argument("--json", action="store_true")
+
+    sp = cmd("verify", _verify, "verify an image as the wrapper would, without running it")
+    sp.add_argument("--store", default="")
+    sp.add_argument("--channel", default="")
+    sp.add_argument("--image", default="")
+    sp.add_argument("--cpuinfo", default="")
+    sp.add_argument("--json", action="store_true")
+
+    sp = cmd("gc", _gc, "clean this user's node-local depots by age and size")
+    sp.add_argument("--max-age-days", type=int, default=None)
+    sp.add_argument("--max-size", default=None)
+
+    sp = cmd("registry", None, "make a local Julia registry from package folders")
+    rsub = sp.add_subparsers(metavar="ACTION")
+    a = rsub.add_parser("create", epilog=EPILOG["registry"], formatter_class=argparse.RawDescriptionHelpFormatter)
+    a.add_argument("packages", nargs="+", help="package folders (each with a Project.toml)")
+    a.add_argument("--out", required=True)
+    a.add_argument("--name", default="LocalRegistry")
+    a.set_defaults(func=_registry_create)
+    return p
+
+
+# -- helpers -------------------------------------------------------------------
+def _duration(text: str):
+    from datetime import timedelta
+
+    from depotdelivery.errors import UsageError
+    units = {"d": 86400, "h": 3600, "m": 60, "s": 1}
+    t = text.strip().lower()
+    try:
+        return timedelta(seconds=int(t[:-1]) * units[t[-1]])
+    except (KeyError, ValueError, IndexError):
+        raise UsageError(f"bad duration {text!r}: use e.g. 30d, 12h, 90m") from None
+
+
+def _emit(args, obj, text: str) -> None:
+    import json
+    if getattr(args, "json", False):
+        print(json.dumps(obj, indent=2, sort_keys=True))
+    else:
+        print(text)
+
+
+def _human(n: int) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if n < 1024 or unit == "GiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return str(n)
+
+
+def _trusted_from_config():
+    from depotdelivery.config import load_config
+    from depotdelivery.wrapper.verify import trusted_keys
+    cfg = load_config()
+    return cfg, trusted_keys(cfg.trusted_keys, cfg.revoked_keys)
+
+
+# -- commands ------------------------------------------------------------------
+def _keygen(args):
+    from depotdelivery.signing import load_public, write_keypair
+    secret, public = write_keypair(args.prefix)
+    k = load_public(public)
+    _emit(args, {"secret": secret, "public": public, "keyid": k.keyid},
+          f"wrote {secret} (keep it secret) and {public} (key id {k.keyid})")
+
+
+def _build(args):
+    import os
+
+    from depotdelivery.builder.pipeline import BuildRequest, build
+    from depotdelivery.julia import JuliaInstall, default_install
+    from depotdelivery.levels import parse_levels
+    from depotdelivery.progress import Reporter
+    julia = JuliaInstall(args.julia) if args.julia else default_install()
+    req = BuildRequest(project_dir=args.project, levels=parse_levels(args.levels), out=args.out,
+                       julia=julia, workload=args.workload, registries=tuple(args.registry),
+                       store_path=args.store_path, jobs=args.jobs, name=args.name)
+    res = build(req, Reporter(quiet=args.json))
+    m = res.manifest
+    rows = [f"built image {m.image_id} ({m.name}) in {res.stats.get('total_s')} s -> {os.path.abspath(res.out)}"]
+    for lvl, v in sorted(res.stats.get("variants", {}).items()):
+        rows.append(f"  {lvl:10s} cpu-target {v['cpu_target']:15s} {_human(v['size']):>10s}  "
+                    f"compile {v['compile_s']} s, {v['precompiled']} methods precompiled")
+    rc = res.stats.get("runtime_compiled")
+    if rc is not None:
+        rows.append("  still compiled at run time: " + ", ".join(f"{k}={n}" for k, n in sorted(rc.items())))
+    _emit(args, {"image_id": m.image_id, "out": os.path.abspath(res.out), **res.stats}, "\n".join(rows))
+
+
+def _publish(args):
+    from depotdelivery.builder.publish import publish
+    from depotdelivery.progress import Reporter
+    from depotdelivery.signing import load_secret
+    from depotdelivery.stores import open_store
+    key = load_secret(args.key)
+    expires = _duration(args.expires)
+    res = publish(args.build_dir, open_store(args.store), key, channel=args.channel, expires_in=expires,
+                  reporter=Reporter(quiet=args.json))
+    obj = {"image_id": res.image_id, "bytes_written": res.bytes_written, "files_written": res.files_written,
+           "files_reused": res.files_reused, "already_published": res.already_published,
+           "channel": res.channel.to_json() if res.channel else None}
+    text = (f"published image {res.image_id}: {res.files_written} files, {_human(res.bytes_written)} written, "
+            f"{res.files_reused} already in the store")
+    if res.channel:
+        text += f"\nchannel {res.channel.channel} -> {res.image_id[:12]} (version {res.channel.version}, " \
+                f"expires {res.channel.expires})"
+    _emit(args, obj, text)
+
+
+def _ls(args):
+    import os
+
+    from depotdelivery import channels
+    from depotdelivery.model import is_image_id, parse_manifest
+    from depotdelivery.stores import readable_root
+    root = readable_root(args.store)
+    images = []
+    idir = os.path.join(root, "images")
+    for name in sorted(os.listdir(idir)) if os.path.isdir(idir) else []:
+        if not is_image_id(name):
+            continue
+        try:
+            with open(os.path.join(idir, name, "manifest.json"), "rb") as f:
+                m = parse_manifest(f.read(), expected_id=name)
+        except Exception as e:  # listing must go on past one broken image
+            images.append({"id": name, "error": str(e)})
+            continue
+        images.append({"id": name, "name": m.name, "created": m.created, "julia": m.julia_version,
+                       "variants": {v.level: next(f.size for f in m.files if f.root == "image" and f.path == v.sysimage)
+                                    for v in m.variants},
+                       "size": m.total_size()})
+    chans = {}
+    for c in channels.channel_names(root):
+        vs = channels.versions(root, c)
+        if vs:
+            import json
+            try:
+                signed = json.loads(json.loads(channels.read_record(root, c, vs[-1]))["signed"])
+                chans[c] = {"version": vs[-1], "image": signed.get("image"), "expires": signed.get("expires")}
+            except (ValueError, KeyError, TypeError):
+                chans[c] = {"version": vs[-1], "error": "unreadable record"}
+    lines = [f"store {root}", "images:"]
+    for im in images:
+        if "error" in im:
+            lines.append(f"  {im['id'][:12]}  BROKEN: {im['error']}")
+            continue
+        var = ", ".join(f"{k} {_human(v)}" for k, v in im["variants"].items())
+        lines.append(f"  {im['id'][:12]}  {im['name']:16s} {im['created']}  julia {im['julia']}  "
+                     f"total {_human(im['size'])}  [{var}]")
+    lines.append("channels (unverified listing; `depotdelivery verify` checks signatures):")
+    for c, info in chans.items():
+        lines.append(f"  {c:12s} -> {str(info.get('image'))[:12]}  version {info['version']}  "
+                     f"expires {info.get('expires')}")
+    _emit(args, {"store": root, "images": images, "channels": chans}, "\n".join(lines))
+
+
+def _channel_show(args):
+    from datetime import datetime, timezone
+
+    from depotdelivery import channels
+    from depotdelivery.stores import readable_root
+    _, keys = _trusted_from_config()
+    root = readable_root(args.store)
+    keys = keys or _store_keys_hint(root)
+    rec, _ = channels.latest(root, args.name, keys)
+    state = "EXPIRED" if rec.expired(datetime.now(timezone.utc)) else "valid"
+    _emit(args, rec.to_json(), f"channel {rec.channel} -> {rec.image}\n  version {rec.version}, "
+          f"published {rec.published}, expires {rec.expires} ({state}), variants {', '.join(rec.levels)}")
+
+
+def _store_keys_hint(root):
+    from depotdelivery.errors import ConfigError
+    raise ConfigError("no trusted_keys in the site config: set DEPOTDELIVERY_CONFIG to a site.toml "
+                      "listing the publisher's .pub file to verify channels")
+
+
+def _channel_history(args):
+    import json
+
+    from depotdelivery import channels
+    from depotdelivery.stores import readable_root
+    root = readable_root(args.store)
+    rows, objs = [], []
+    for v in channels.versions(root, args.name):
+        try:
+            signed = json.loads(json.loads(channels.read_record(root, args.name, v))["signed"])
+        except (ValueError, KeyError, TypeError):
+            signed = {"version": v, "image": "?", "published": "?", "expires": "?"}
+        objs.append(signed)
+        rows.append(f"  v{v:<4d} {signed.get('published')}  -> {str(signed.get('image'))[:12]}  "
+                    f"expires {signed.get('expires')}")
+    if not objs:
+        from depotdelivery.errors import UsageError
+        raise UsageError(f"unknown channel {args.name!r} in {root}")
+    _emit(args, objs, f"channel {args.name} history (newest last):\n" + "\n".join(rows))
+
+
+def _channel_set(args):
+    import os
+
+    from depotdelivery.builder.publish import set_channel
+    from depotdelivery.signing import load_secret
+    from depotdelivery.stores import open_store
+    from depotdelivery.wrapper.verify import resolve_image_ref
+    store = open_store(args.store)
+    image = resolve_image_ref(store.root, args.image) if os.path.isdir(store.root) else args.image
+    rec = set_channel(store, args.name, image, load_secret(args.key), expires_in=_duration(args.expires))
+    _emit(args, rec.to_json(), f"channel {rec.channel} -> {rec.image} (version {rec.version}, "
+          f"expires {rec.expires})")
+
+
+def _detect(args):
+    from depotdelivery.config import load_config
+    from depotdelivery.detect import detect
+    from depotdelivery.levels import supported_levels
+    cfg = load_config()
+    det = detect(cpuinfo=args.cpuinfo or None, cap=cfg.max_level)
+    levels = supported_levels(det.level)
+    obj = {"level": det.level.name, "cpu_level": det.cpu_level.name, "level_number": det.level.number,
+           "supported": [l.name for l in levels], "reason": det.reason, "source": det.source,
+           "htcondor_microarch": det.level.htcondor_microarch}
+    if args.json:
+        _emit(args, obj, "")
+    elif args.format == "slurm":
+        print(",".join(l.name for l in levels))
+    elif args.format == "condor":
+        print(f"DepotDeliveryLevel = {det.level.number}")
+        print(f'DepotDeliveryLevelName = "{det.level.name}"')
+        print(f"DepotDeliveryCpuLevel = {det.cpu_level.number}")
+    else:
+        print(det.level.name)
+
+
+def _verify(args):
+    from depotdelivery.wrapper.launch import LaunchRequest, prepare
+    launch = prepare(LaunchRequest(command=("true",), store=args.store, channel=args.channel,
+                                   image=args.image, cpuinfo=args.cpuinfo), write_plan=False)
+    _emit(args, {"image_id": launch.image_id, "variant": launch.level, "reason": launch.detection.reason,
+                 "depot": launch.depot},
+          f"image {launch.image_id} verified; variant {launch.level} ({launch.detection.reason})")
+
+
+def _gc(args):
+    from depotdelivery.config import load_config, parse_size
+    from depotdelivery.wrapper import nodecache
+    from depotdelivery.wrapper.hydrate import clean
+    import os
+    cfg = load_config()
+    base = nodecache.user_dir(cfg.cache_dir, os.getuid(), create=False)
+    if not base:
+        print("nothing to clean")
+        return
+    removed = clean(base, max_age_days=args.max_age_days if args.max_age_days is not None else cfg.cache_max_age_days,
+                    max_bytes=parse_size(args.max_size) if args.max_size else cfg.cache_max_bytes)
+    print(f"removed {len(removed)} depot(s)")
+
+
+def _registry_create(args):
+    from depotdelivery.builder.registry import create_registry
+    url = create_registry(args.packages, args.out, name=args.name)
+    print(url)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

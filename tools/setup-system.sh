@@ -1,0 +1,11 @@
+#!/bin/sh
+# Debian packages depotdelivery's build, demo and tests use (idempotent).
+set -eu
+need=""
+for p in gcc binutils git python3-venv util-linux mount sudo; do
+    dpkg -s "$p" >/dev/null 2>&1 || need="$need $p"
+done
+if [ -n "$need" ]; then
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $need >/dev/null
+fi

@@ -1,0 +1,95 @@
+"""`depotdelivery run` and the `depotdelivery-run` job wrapper script.
+
+Argument parsing here is by hand on purpose: argparse's import alone costs a
+few milliseconds of a 20 ms budget, and the fast path must not pay it.
+"""
+
+import os
+import sys
+
+USAGE = """usage: depotdelivery run [--store STORE] (--channel NAME | --image ID) [--cpuinfo FILE]
+                         [--dry-run] -- COMMAND [ARGS...]
+
+Verify the image, select the variant for this CPU, and exec COMMAND with it.
+If COMMAND is `julia`, it is replaced by the site's Julia started with the
+image's system image and project; any other command finds that `julia` first
+on PATH.
+
+examples:
+  depotdelivery run --store /cvmfs/julia.example.org/depots --channel stable -- julia analysis.jl
+  depotdelivery run --image 3f2a9c01 -- julia -e 'using HepAnalysis; HepAnalysis.main()'
+
+exit codes: 64 usage, 65 image invalid (hold the job), 69 store unavailable,
+            75 this node cannot run it (run elsewhere), 78 site configuration
+"""
+
+_OPTS = ("--store", "--channel", "--image", "--cpuinfo")
+
+
+def parse(args):
+    """-> (options dict, command list); raises ValueError with a message."""
+    opts = {"--store": "", "--channel": "", "--image": "", "--cpuinfo": "", "--dry-run": False}
+    i = 0
+    while i < len(args):
+        a = args[i]
+        if a == "--":
+            return opts, list(args[i + 1:])
+        if a in ("-h", "--help"):
+            raise SystemExit(print(USAGE, end="") or 0)
+        if a == "--dry-run":
+            opts[a] = True
+            i += 1
+            continue
+        name, eq, value = a.partition("=")
+        if name in _OPTS:
+            if not eq:
+                if i + 1 >= len(args):
+                    raise ValueError(f"{name} needs a value")
+                value = args[i + 1]
+                i += 1
+            opts[name] = value
+            i += 1
+            continue
+        if a.startswith("-"):
+            raise ValueError(f"unknown option {a}")
+        return opts, list(args[i:])  # the command starts here
+    return opts, []
+
+
+def main(args=None):
+    args = sys.argv[1:] if args is None else args
+    try:
+        opts, command = parse(args)
+    except ValueError as e:
+        return _fail_usage(str(e))
+    if not opts["--dry-run"] and command:
+        from . import fastpath
+        fastpath.try_exec(opts["--store"], opts["--channel"], opts["--image"], opts["--cpuinfo"], command)
+    # No valid plan: the full wrapper (imports everything, verifies).
+    from depotdelivery.errors import DepotDeliveryError
+    from depotdelivery.cli_errors import report
+    try:
+        from .jobref import from_environment
+        from .launch import LaunchRequest, execute, prepare
+        ref = from_environment(opts["--channel"], opts["--image"])
+        req = LaunchRequest(command=tuple(command), store=opts["--store"], channel=ref.channel,
+                            image=ref.image, cpuinfo=opts["--cpuinfo"])
+        launch = prepare(req)
+        if opts["--dry-run"]:
+            print(f"image {launch.image_id} variant {launch.level} ({launch.detection.reason})")
+            print("exec " + " ".join(launch.argv))
+            return 0
+        execute(launch)
+    except DepotDeliveryError as e:
+        return report(e)
+    return 0
+
+
+def _fail_usage(msg):
+    from depotdelivery.cli_errors import report
+    from depotdelivery.errors import UsageError
+    return report(UsageError(f"{msg}; see depotdelivery run --help"))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

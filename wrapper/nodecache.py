@@ -1,0 +1,125 @@
+"""The node-local cache: verification records, channel versions seen, and
+hydrated depots.  It is a trust boundary (traps.md #3):
+
+* each user has ``<cache_dir>/u<uid>/`` (mode 0700, owned by that user);
+  root's ``u0`` is written by root only (the Slurm Prolog, a cron job);
+* a record is believed only if it, and its folder, belong to the reading user
+  or to root and no one else can write them; otherwise it is ignored and
+  the image is verified again from scratch;
+* a record lists the (size, mtime, ctime, inode, device) of every file and
+  folder it vouches for, so any change to any of them is noticed.
+
+Records are marshal data: they are read on every launch, and marshal costs
+microseconds where json's import alone costs milliseconds.
+"""
+
+from __future__ import annotations
+
+import marshal
+import os
+import secrets
+import stat
+
+RECORD_VERSION = 2
+
+
+def stat_key(path: str) -> tuple:
+    st = os.lstat(path)
+    return (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_dev, st.st_mode)
+
+
+def _safe_dir(path: str, owner: int) -> bool:
+    try:
+        st = os.lstat(path)
+    except OSError:
+        return False
+    return (stat.S_ISDIR(st.st_mode) and st.st_uid == owner
+            and not st.st_mode & (stat.S_IWGRP | stat.S_IWOTH))
+
+
+def user_dir(cache_dir: str, uid: int, *, create: bool) -> str | None:
+    """This user's private cache folder, or None when it cannot be trusted or made."""
+    d = os.path.join(cache_dir, f"u{uid}")
+    if _safe_dir(d, uid):
+        return d
+    if not create:
+        return None
+    try:
+        if not os.path.isdir(cache_dir):
+            os.makedirs(cache_dir, mode=0o755, exist_ok=True)
+            if os.geteuid() == 0:
+                # Shared by every user: sticky, like /tmp.
+                os.chmod(cache_dir, 0o1777)
+        os.mkdir(d, 0o700)
+    except FileExistsError:
+        pass
+    except OSError:
+        return None
+    return d if _safe_dir(d, uid) else None
+
+
+def trusted_dirs(cache_dir: str, uid: int) -> list[str]:
+    """Where this user may read records from: their own folder, then root's."""
+    out = []
+    own = os.path.join(cache_dir, f"u{uid}")
+    if _safe_dir(own, uid):
+        out.append(own)
+    if uid != 0:
+        root = os.path.join(cache_dir, "u0")
+        if _safe_dir(root, 0):
+            out.append(root)
+    return out
+
+
+def load(path: str, owners: tuple[int, ...]):
+    """Unmarshal a record if it is owned by one of `owners` and writable by
+    no one else; None otherwise (missing, foreign, corrupt)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+    except OSError:
+        return None
+    try:
+        st = os.fstat(fd)
+        if st.st_uid not in owners or st.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+            return None
+        data = os.read(fd, 16 << 20)
+    finally:
+        os.close(fd)
+    try:
+        obj = marshal.loads(data)
+    except (ValueError, EOFError, TypeError):
+        return None
+    if not isinstance(obj, dict) or obj.get("v") != RECORD_VERSION:
+        return None
+    return obj
+
+
+def store(path: str, obj: dict) -> bool:
+    """Write atomically (temporary file + rename); False if the cache is
+    unwritable or full: the caller then simply verifies again next time."""
+    obj = dict(obj, v=RECORD_VERSION)
+    tmp = f"{path}.tmp-{secrets.token_hex(6)}"
+    try:
+        os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as f:
+            f.write(marshal.dumps(obj))
+        os.replace(tmp, path)
+        return True
+    except OSError:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        return False
+
+
+def stats_match(entries: list) -> bool:
+    """entries: [(path, stat_key)]; True iff every one is unchanged."""
+    try:
+        for path, key in entries:
+            if stat_key(path) != tuple(key):
+                return False
+    except OSError:
+        return False
+    return True
