@@ -2,7 +2,9 @@
 # Both work on a fresh Debian bookworm machine as root; everything they need
 # is installed into folders this checkout owns (.venv, .deps).
 
-PYTHON  ?= python3
+# Debian's interpreter: job users must be able to run the venv (a pyenv
+# Python under /root is not readable by them).
+PYTHON  ?= /usr/bin/python3
 VENV    := .venv
 PY      := $(VENV)/bin/python
 JULIA   := $(CURDIR)/.deps/julia/bin/julia
@@ -23,6 +25,7 @@ $(JULIA): .deps/apt.stamp tools/setup-julia.sh
 	tools/setup-julia.sh $(CURDIR)/.deps/julia
 
 $(VENV)/.deps.stamp: .deps/apt.stamp
+	rm -rf $(VENV)
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip setuptools wheel
 	$(PY) -m pip install -q archspec pynacl tenacity rich pytest pytest-timeout hypothesis matplotlib
@@ -31,7 +34,7 @@ $(VENV)/.deps.stamp: .deps/apt.stamp
 # The package (non-editable: the job wrapper runs from an installed copy) and
 # the `depotdelivery-run` job wrapper, started with -I -S for speed.
 $(VENV)/.install.stamp: $(VENV)/.deps.stamp $(SOURCES)
-	@mkdir -p .setuptools-build
+	@rm -rf .setuptools-build && mkdir -p .setuptools-build
 	$(PY) -m pip install -q --no-build-isolation --no-deps --force-reinstall .
 	sed '1s|^#!python|#!$(CURDIR)/$(PY)|' wrapper/depotdelivery-run > $(VENV)/bin/depotdelivery-run
 	chmod 755 $(VENV)/bin/depotdelivery-run

@@ -138,6 +138,18 @@ def _parser():
     a.add_argument("--out", required=True)
     a.add_argument("--name", default="LocalRegistry")
     a.set_defaults(func=_registry_create)
+
+    # Batch-system commands live beside their submit-side code.
+    import importlib
+    for mod in ("depotdelivery.submit.slurm_cli", "depotdelivery.submit.condor_cli",
+                "depotdelivery.wrapper.validate_cli"):
+        try:
+            m = importlib.import_module(mod)
+        except ModuleNotFoundError as e:
+            if e.name != mod:
+                raise
+            continue
+        m.add_commands(sub, cmd)
     return p
 
 

@@ -41,10 +41,3 @@ def string_value(raw: str) -> str | None:
     return "".join(out)
 
 
-def read_job_ad_pin(path: str) -> str:
-    try:
-        with open(path, encoding="utf-8", errors="replace") as f:
-            ad = parse_ad(f.read(1 << 20))
-    except OSError:
-        return ""
-    return string_value(ad.get(PIN_ATTR.lower(), "")) or ""

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
+CPUINFO_DIR_NAME = "cpuinfo"
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 VENV_BIN = os.path.join(REPO, ".venv", "bin")
 DD = os.path.join(VENV_BIN, "depotdelivery")
@@ -189,3 +190,19 @@ def node(workdir, pristine_store, ci_keys, job_user, request):
     yield Node(clone, NODE_STORE, image_id, config, cache_dir, ci_keys[1])
     _unmount_all(NODE_STORE)
     shutil.rmtree(clone, ignore_errors=True)
+
+
+TINY = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fixtures", "tiny")
+
+
+@pytest.fixture(scope="session")
+def tiny_v3_build(workdir):
+    """A path-tracked (developed) package, built for x86-64-v3 only: an image
+    that must never run on an older CPU."""
+    cache = os.environ.get("DEPOTDELIVERY_TEST_CACHE")
+    key = _inputs_digest(TINY, os.path.join(REPO, "build", "julia"), os.path.join(REPO, "depotdelivery", "model.py"))
+    out = os.path.join(cache, f"tiny-{key[:16]}") if cache else os.path.join(workdir, "build-tiny")
+    if not (cache and os.path.exists(os.path.join(out, "manifest.json"))):
+        p = build_image(out, TINY, levels="x86-64-v3", workload=os.path.join(TINY, "workload.jl"))
+        assert p.returncode == 0, p.stderr
+    return out

@@ -147,8 +147,45 @@ def plan_holds(plan, key, cpuinfo):
     return True
 
 
+def job_ref(channel, image, environ=os.environ):
+    """Which image the job asked for: the command line, else the id pinned at
+    submit time (DEPOTDELIVERY_PIN from the Slurm TaskProlog, JuliaImageId in
+    HTCondor's job ad), else DEPOTDELIVERY_CHANNEL.  A pin always wins over a
+    channel: a job runs what was resolved when it was submitted.
+    -> (channel, image)"""
+    if channel or image:
+        return channel, image
+    pin = environ.get("DEPOTDELIVERY_PIN", "")
+    if pin:
+        return "", pin
+    ad = environ.get("_CONDOR_JOB_AD")
+    if ad:
+        pin = condor_ad_pin(ad)
+        if pin:
+            return "", pin
+    return environ.get("DEPOTDELIVERY_CHANNEL", ""), ""
+
+
+def condor_ad_pin(path):
+    """JuliaImageId from a job ad file: only a plain 64-hex-digit string counts."""
+    try:
+        with open(path, "rb") as f:
+            data = f.read(1 << 20)
+    except OSError:
+        return ""
+    for line in data.split(b"\n"):
+        name, eq, value = line.partition(b"=")
+        if eq and name.strip().lower() == b"juliaimageid":
+            v = value.strip()
+            if len(v) == 66 and v[:1] == b'"' and v[-1:] == b'"' and all(c in b"0123456789abcdef" for c in v[1:-1]):
+                return v[1:-1].decode()
+            return ""
+    return ""
+
+
 def try_exec(store, channel, image, cpuinfo, command):
     """Exec the job if a valid plan exists; return only when there is none."""
+    channel, image = job_ref(channel, image)
     config_path = os.environ.get("DEPOTDELIVERY_CONFIG") or DEFAULT_CONFIG
     is_julia = bool(command) and os.path.basename(command[0]) == "julia"
     key = request_key(config_path, store, channel, image, cpuinfo, is_julia)

@@ -1,10 +1,7 @@
 """Which image a job asked for, wherever the batch system put it.
 
-Precedence: the command line; the pinned id the submit side recorded
-(``DEPOTDELIVERY_IMAGE_ID`` exported by the Slurm TaskProlog, or
-``JuliaImageId`` in HTCondor's ``_CONDOR_JOB_AD``); then a channel named in
-``DEPOTDELIVERY_CHANNEL``.  A pinned id always wins over a channel, so a job
-runs what was resolved at submit time even if the channel moved since.
+The rule lives in fastpath.job_ref (the fast path needs it without imports);
+this is the typed face of it for the rest of the wrapper.
 """
 
 from __future__ import annotations
@@ -12,6 +9,8 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from typing import Mapping
+
+from .fastpath import job_ref
 
 
 @dataclass(frozen=True)
@@ -22,15 +21,5 @@ class JobRef:
 
 def from_environment(channel: str = "", image: str = "",
                      environ: Mapping[str, str] = os.environ) -> JobRef:
-    if channel or image:
-        return JobRef(channel=channel, image=image)
-    pinned = environ.get("DEPOTDELIVERY_PIN", "")
-    if pinned:
-        return JobRef(image=pinned)
-    ad = environ.get("_CONDOR_JOB_AD")
-    if ad:
-        from depotdelivery.submit.classad import read_job_ad_pin
-        pin = read_job_ad_pin(ad)
-        if pin:
-            return JobRef(image=pin)
-    return JobRef(channel=environ.get("DEPOTDELIVERY_CHANNEL", ""))
+    ch, im = job_ref(channel, image, environ)
+    return JobRef(channel=ch, image=im)
