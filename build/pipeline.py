@@ -184,6 +184,7 @@ class Builder:
             statements = self._trace(project) if req.workload else self._load_trace(project)
             self._compile_all(project, targets, statements)
             self.stats["runtime_compiled"] = self._coverage(targets) if req.workload else None
+            self.fingerprints = self._fingerprints(targets)
         with self.rep.step("hash files"):
             manifest = self._manifest(project, targets, os.path.dirname(julia_depot))
         self.stats["total_s"] = round(time.monotonic() - t_start, 1)
@@ -354,6 +355,32 @@ class Builder:
                                   f"(see {trace.replace(self.out_tmp, self.out)})")
         return result
 
+    def _fingerprints(self, targets: dict[Level, str]) -> dict[str, str]:
+        """Record the A/B fingerprint of each variant this machine can run,
+        started as the wrapper starts it, after the workload (wrapper/validate.py)."""
+        from depotdelivery.detect import detect_level
+        from depotdelivery.wrapper.validate_cli import FINGERPRINT_JL
+        host = detect_level()
+        out = {}
+        with self.rep.step("fingerprint the variants"):
+            for lvl, target in targets.items():
+                if host is not None and lvl > host:
+                    continue
+                image = os.path.join(self.out_tmp, "image")
+                rel = f"fingerprints/{lvl.name}.json"
+                os.makedirs(os.path.join(image, "fingerprints"), exist_ok=True)
+                so = os.path.join(image, "variants", lvl.name, "sys.so")
+                workload = os.path.abspath(self.req.workload) if self.req.workload else ""
+                with tempfile.TemporaryDirectory(prefix="dd-fp-") as cwd:
+                    self._julia(["-J", so, f"--project={os.path.join(image, 'project')}", FINGERPRINT_JL,
+                                 os.path.join(image, rel), workload],
+                                env_extra={**self.env, "DEPOTDELIVERY_VARIANT": lvl.name,
+                                           "DEPOTDELIVERY_CPU_TARGET": target,
+                                           "DEPOTDELIVERY_NODE_LEVEL": host.name if host else ""},
+                                what=f"fingerprint {lvl}", stdout=subprocess.PIPE, cwd=cwd)
+                out[lvl.name] = rel
+        return out
+
     def _manifest(self, project: JuliaProject, targets: dict[Level, str], store_path: str) -> ImageManifest:
         files: list[FileEntry] = []
         image_root = os.path.join(self.out_tmp, "image")
@@ -368,7 +395,8 @@ class Builder:
             if os.path.isdir(os.path.join(pool_root, sub)):
                 for rel, _ in _walk(pool_root, sub):
                     files.append(_entry("pool", pool_root, rel, ""))
-        variants = tuple(Variant(level=lvl.name, cpu_target=t, sysimage=f"variants/{lvl.name}/sys.so")
+        variants = tuple(Variant(level=lvl.name, cpu_target=t, sysimage=f"variants/{lvl.name}/sys.so",
+                                 fingerprint=getattr(self, "fingerprints", {}).get(lvl.name, ""))
                          for lvl, t in sorted(targets.items()))
         pins = tuple(PackagePin(e.name, e.uuid, e.version, e.tree_sha1) for e in project.packages)
         workload_sha = hash_file(self.req.workload)[0] if self.req.workload else ""
@@ -409,7 +437,8 @@ def _walk(root: str, sub: str = ""):
             if os.path.islink(p):
                 raise BuildError(f"{rel}: symbolic links are not supported in images yet; "
                                  "replace it with a copy")
-            variant = rel.split("/")[1] if rel.startswith("variants/") else ""
+            variant = (rel.split("/")[1] if rel.startswith("variants/") else
+                       rel[len("fingerprints/"):-len(".json")] if rel.startswith("fingerprints/") else "")
             yield rel, variant
 
 

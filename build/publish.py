@@ -104,7 +104,9 @@ def publish(build_dir: str, store: Store, key: SecretKey, *, channel: str = "",
     written = reused = nbytes = 0
     already = False
     rec = None
-    tag = f"{manifest.name}-{image_id[:12]}"
+    # CVMFS tags name image ids (`cvmfs_server tag -l`); a re-publish of an
+    # image already there gets no second tag.
+    tag = "" if os.path.isdir(os.path.join(store.root, "images", image_id)) else f"img-{image_id[:16]}"
     try:
         with store.transaction(tag=tag, message=f"depotdelivery: image {image_id} ({manifest.name})") as root:
             image_dir = os.path.join(root, "images", image_id)
@@ -159,7 +161,9 @@ def set_channel(store: Store, name: str, image_id: str, key: SecretKey, *,
                 expires_in: timedelta) -> ChannelRecord:
     """Point a channel at an already published image (also: rollback)."""
     try:
-        with store.transaction(tag=f"channel-{name}", message=f"depotdelivery: channel {name} -> {image_id}") as root:
+        from datetime import datetime, timezone
+        stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S")
+        with store.transaction(tag=f"channel-{name}-{stamp}", message=f"depotdelivery: channel {name} -> {image_id}") as root:
             mpath = os.path.join(root, "images", image_id, "manifest.json")
             try:
                 with open(mpath, "rb") as f:

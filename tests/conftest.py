@@ -83,6 +83,10 @@ def hep_registry(workdir):
     return create_registry(pkgs, os.path.join(workdir, "registry"))
 
 
+BUILD_INPUTS = (os.path.join(REPO, "build", "julia"), os.path.join(REPO, "wrapper", "julia"),
+                os.path.join(REPO, "build", "pipeline.py"), os.path.join(REPO, "depotdelivery", "model.py"))
+
+
 def _inputs_digest(*paths):
     h = hashlib.sha256()
     for top in paths:
@@ -112,8 +116,7 @@ def hep_build(workdir, hep_registry):
     DEPOTDELIVERY_TEST_CACHE=DIR keeps it between local runs, keyed by the
     example's and the builder's sources."""
     cache = os.environ.get("DEPOTDELIVERY_TEST_CACHE")
-    key = _inputs_digest(EXAMPLE, os.path.join(REPO, "build", "julia"),
-                         os.path.join(REPO, "depotdelivery", "model.py"))
+    key = _inputs_digest(EXAMPLE, *BUILD_INPUTS)
     out = os.path.join(cache, f"hep-{key[:16]}") if cache else os.path.join(workdir, "build-hep")
     if not (cache and os.path.exists(os.path.join(out, "manifest.json"))):
         p = build_image(out, EXAMPLE, levels="x86-64,x86-64-v3",
@@ -200,7 +203,7 @@ def tiny_v3_build(workdir):
     """A path-tracked (developed) package, built for x86-64-v3 only: an image
     that must never run on an older CPU."""
     cache = os.environ.get("DEPOTDELIVERY_TEST_CACHE")
-    key = _inputs_digest(TINY, os.path.join(REPO, "build", "julia"), os.path.join(REPO, "depotdelivery", "model.py"))
+    key = _inputs_digest(TINY, *BUILD_INPUTS)
     out = os.path.join(cache, f"tiny-{key[:16]}") if cache else os.path.join(workdir, "build-tiny")
     if not (cache and os.path.exists(os.path.join(out, "manifest.json"))):
         p = build_image(out, TINY, levels="x86-64-v3", workload=os.path.join(TINY, "workload.jl"))

@@ -184,3 +184,23 @@ def test_a_hundred_jobs_starting_at_once_hydrate_once(node):
     depots = os.listdir(os.path.join(node.cache_dir, f"u{_uid()}", "depots"))
     assert [d for d in depots if not d.startswith(".")] == [node.image_id]
     assert not [d for d in depots if d.startswith(".tmp")]
+
+
+def test_an_image_without_a_variant_for_this_cpu_means_run_elsewhere(node, tiny_v3_build, ci_keys):
+    p = run([DD, "publish", tiny_v3_build, "--store", node.store_src, "--key", ci_keys[0], "--json"], check=True)
+    import json
+    v3_only = json.loads(p.stdout)["image_id"]
+    p = node.run(["--image", v3_only, "--cpuinfo", V2, "--", *PROBE])
+    assert p.returncode == 75 and "x86-64-v3" in p.stderr and "run it elsewhere" in p.stderr
+    assert p.stdout == ""
+    p = node.run(["--image", v3_only, "--cpuinfo", V3, "--", *PROBE])
+    assert p.returncode == 0 and p.stdout.startswith("x86-64-v3")
+
+
+def test_the_fallback_variant_runs_on_an_emulated_baseline_cpu(node):
+    # julia -C x86-64 makes Julia generate and accept only baseline code, as
+    # on an old CPU; the variant chosen for a v2 node must run there.
+    p = node.run(["--channel", "stable", "--cpuinfo", V2, "--", "julia", "-C", "x86-64", "-e",
+                  'using HepAnalysis; println(ENV["DEPOTDELIVERY_VARIANT"], " ", HepAnalysis.precision_label(Float32))'])
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.split() == ["x86-64", "Float32"]

@@ -64,14 +64,24 @@ def main(args=None):
         return _fail_usage(str(e))
     if not opts["--dry-run"] and command:
         from . import fastpath
-        fastpath.try_exec(opts["--store"], opts["--channel"], opts["--image"], opts["--cpuinfo"], command)
+        if _untouched_condor_job(opts, fastpath):
+            return _exec_untouched(command)
+        request = (opts["--store"], opts["--channel"], opts["--image"], opts["--cpuinfo"], command)
+        fastpath.try_exec(*request)
+        # No plan yet: wait for a peer verifying the same thing, then look again.
+        if fastpath.wait_for_peer(*request) is not None:
+            fastpath.try_exec(*request)
     # No valid plan: the full wrapper (imports everything, verifies).
-    from depotdelivery.errors import DepotDeliveryError
+    from depotdelivery.errors import DepotDeliveryError, UsageError
     from depotdelivery.cli_errors import report
     try:
         from .jobref import from_environment
         from .launch import LaunchRequest, execute, prepare
         ref = from_environment(opts["--channel"], opts["--image"])
+        if not (ref.channel or ref.image) and _condor_wants_image():
+            raise UsageError("this job sets JuliaImage but no JuliaImageId was pinned at submit "
+                             "(is JuliaImage a quoted string? is site-configs/htcondor/"
+                             "50-depotdelivery.conf enabled on the access point?); resubmit")
         req = LaunchRequest(command=tuple(command), store=opts["--store"], channel=ref.channel,
                             image=ref.image, cpuinfo=opts["--cpuinfo"])
         launch = prepare(req)
@@ -83,6 +93,29 @@ def main(args=None):
     except DepotDeliveryError as e:
         return report(e)
     return 0
+
+
+def _untouched_condor_job(opts, fastpath):
+    """An HTCondor job that names no image (no JuliaImage/JuliaImageId in its
+    ad, no DEPOTDELIVERY_CHANNEL/_PIN in its environment, nothing on the
+    wrapper's command line) is none of depotdelivery's business."""
+    env = os.environ
+    return (not (opts["--channel"] or opts["--image"] or opts["--store"])
+            and not (env.get("DEPOTDELIVERY_PIN") or env.get("DEPOTDELIVERY_CHANNEL"))
+            and fastpath.condor_job_wants_image() is False)
+
+
+def _condor_wants_image():
+    from .fastpath import condor_job_wants_image
+    return bool(condor_job_wants_image())
+
+
+def _exec_untouched(command):
+    sys.stdout.flush()
+    try:
+        os.execvp(command[0], command)
+    except OSError as e:
+        return _fail_usage(f"cannot exec {command[0]}: {e.strerror}")
 
 
 def _fail_usage(msg):

@@ -166,6 +166,25 @@ def job_ref(channel, image, environ=os.environ):
     return environ.get("DEPOTDELIVERY_CHANNEL", ""), ""
 
 
+def condor_job_wants_image(environ=os.environ):
+    """Under HTCondor's USER_JOB_WRAPPER every job comes through here, Julia or
+    not: does this job's ad ask for an image (JuliaImage or JuliaImageId)?
+    None when this is not an HTCondor job (or its ad cannot be read)."""
+    path = environ.get("_CONDOR_JOB_AD")
+    if not path:
+        return None
+    try:
+        with open(path, "rb") as f:
+            data = f.read(1 << 20)
+    except OSError:
+        return None
+    for line in data.split(b"\n"):
+        name = line.partition(b"=")[0].strip().lower()
+        if name in (b"juliaimage", b"juliaimageid"):
+            return True
+    return False
+
+
 def condor_ad_pin(path):
     """JuliaImageId from a job ad file: only a plain 64-hex-digit string counts."""
     try:
@@ -181,6 +200,34 @@ def condor_ad_pin(path):
                 return v[1:-1].decode()
             return ""
     return ""
+
+
+def wait_for_peer(store, channel, image, cpuinfo, command):
+    """Serialize first launches of the same request by one user: take a lock
+    next to the plan, so when a hundred jobs start at once one verifies and
+    the others re-use its plan.  Returns the held lock's fd (closed at exec
+    or exit), or None when there is no usable cache folder."""
+    import fcntl
+    channel, image = job_ref(channel, image)
+    config_path = os.environ.get("DEPOTDELIVERY_CONFIG") or DEFAULT_CONFIG
+    is_julia = bool(command) and os.path.basename(command[0]) == "julia"
+    key = request_key(config_path, store, channel, image, cpuinfo, is_julia)
+    cache_dir = config_cache_dir(config_path)
+    if cache_dir is None:
+        return None
+    uid = os.getuid()
+    base = os.path.join(cache_dir, "u%d" % uid)
+    try:
+        if not os.path.isdir(base):
+            os.mkdir(base, 0o700)
+        if not _safe_dir(base, uid):
+            return None
+        os.makedirs(os.path.join(base, "plans"), mode=0o700, exist_ok=True)
+        fd = os.open(plan_path(base, key) + ".lock", os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
+        fcntl.flock(fd, fcntl.LOCK_EX)
+    except OSError:
+        return None
+    return fd
 
 
 def try_exec(store, channel, image, cpuinfo, command):

@@ -26,7 +26,7 @@ from depotdelivery.errors import ConfigError, UsageError
 from depotdelivery.model import parse_utc
 from depotdelivery.stores import readable_root
 
-from . import fastpath, nodecache
+from . import fastpath, nodecache, verified
 from .hydrate import clean, hydrate
 from .verify import (check_no_extra_files, read_manifest, resolve_image_ref, select_variant,
                      trusted_keys, verify_channel, verify_files)
@@ -114,16 +114,24 @@ def prepare(req: LaunchRequest, *, cfg: SiteConfig | None = None, now: datetime 
     img = read_manifest(store_root, image_id, keys)
     level = select_variant(img.manifest, det.level, why=det.reason)
     variant = img.manifest.variant(level.name)
-    files = verify_files(img, level.name)
-    walked = check_no_extra_files(img, files)
+    files = img.manifest.files_for(level.name)
+    # Root's Prolog (or this user) may have hashed exactly these files already.
+    walked = verified.load_trusted(cfg.cache_dir, uid, img, level.name, files)
+    from_scratch = walked is None
+    if walked is None:
+        files = verify_files(img, level.name)
+        walked = check_no_extra_files(img, files)
+        if own:
+            verified.store(own, img, level.name, files, walked, public=(uid == 0))
     sysimage = os.path.join(img.image_dir, variant.sysimage)
     project = os.path.join(img.image_dir, "project")
     julia = shutil.which(cfg.julia)
     if not julia:
         raise ConfigError(f"Julia not found at {cfg.julia!r} on this node; "
                           "set [julia] executable in the site config")
-    base = own or _scratch_base(uid)
-    depot = hydrate(base, image_id, julia=julia, sysimage=sysimage, project=project)
+    depot = _hydrate_somewhere(own, uid, image_id, julia=julia, sysimage=sysimage, project=project)
+    if depot != os.path.join(own or "", "depots", image_id):
+        own = None  # the cache is unusable: no plan either, verify again next time
     if own:
         clean(own, max_age_days=cfg.cache_max_age_days, max_bytes=cfg.cache_max_bytes, keep=image_id)
     depot_path = os.pathsep.join([depot, os.path.join(img.image_dir, "depot"),
@@ -132,7 +140,8 @@ def prepare(req: LaunchRequest, *, cfg: SiteConfig | None = None, now: datetime 
     env_add.setdefault("JULIA_PKG_SERVER", "")
     env_add.update({"JULIA_DEPOT_PATH": depot_path, "JULIA_PROJECT": project,
                     "DEPOTDELIVERY_IMAGE_ID": image_id, "DEPOTDELIVERY_VARIANT": level.name,
-                    "DEPOTDELIVERY_SYSIMAGE": sysimage, "PATH": os.path.join(depot, "bin")})
+                    "DEPOTDELIVERY_SYSIMAGE": sysimage, "DEPOTDELIVERY_CPU_TARGET": variant.cpu_target,
+                    "DEPOTDELIVERY_NODE_LEVEL": det.level.name, "PATH": os.path.join(depot, "bin")})
     is_julia = os.path.basename(req.command[0]) == "julia"
     prefix = (julia, "-J", sysimage, f"--project={project}")
     argv = prefix + tuple(req.command[1:]) if is_julia else tuple(req.command)
@@ -151,7 +160,7 @@ def prepare(req: LaunchRequest, *, cfg: SiteConfig | None = None, now: datetime 
     env.update({k: v for k, v in env_add.items() if k != "PATH"})
     env["PATH"] = env_add["PATH"] + os.pathsep + os.environ.get("PATH", "/usr/bin:/bin")
     return Launch(argv=argv, env=env, image_id=image_id, level=level.name, detection=det,
-                  verified_from_scratch=True, depot=depot)
+                  verified_from_scratch=from_scratch, depot=depot)
 
 
 def _store_plan(path: str, plan: dict) -> None:
@@ -169,6 +178,22 @@ def _store_plan(path: str, plan: dict) -> None:
             os.unlink(tmp)
         except OSError:
             pass
+
+
+def _hydrate_somewhere(own: str | None, uid: int, image_id: str, **kw) -> str:
+    """The user's cache folder, else the job's scratch space (a full or
+    unwritable cache costs speed, never correctness)."""
+    if own:
+        try:
+            return hydrate(own, image_id, **kw)
+        except OSError:
+            pass
+    try:
+        return hydrate(_scratch_base(uid), image_id, **kw)
+    except OSError as e:
+        from depotdelivery.errors import StoreUnavailable
+        raise StoreUnavailable(f"cannot make a writable depot on this node (cache and scratch: {e.strerror}); "
+                               "free space in the node cache or TMPDIR") from None
 
 
 def _scratch_base(uid: int) -> str:

@@ -94,14 +94,20 @@ def load(path: str, owners: tuple[int, ...]):
     return obj
 
 
-def store(path: str, obj: dict) -> bool:
+def store(path: str, obj: dict, *, public: bool = False) -> bool:
     """Write atomically (temporary file + rename); False if the cache is
-    unwritable or full: the caller then simply verifies again next time."""
+    unwritable or full: the caller then simply verifies again next time.
+    `public`: readable by every user (root's verification records, which
+    jobs of all users trust); the folders on the way are opened up too."""
     obj = dict(obj, v=RECORD_VERSION)
     tmp = f"{path}.tmp-{secrets.token_hex(6)}"
     try:
-        os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        folder = os.path.dirname(path)
+        os.makedirs(folder, mode=0o755 if public else 0o700, exist_ok=True)
+        if public:
+            for d in (folder, os.path.dirname(folder)):
+                os.chmod(d, 0o755)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644 if public else 0o600)
         with os.fdopen(fd, "wb") as f:
             f.write(marshal.dumps(obj))
         os.replace(tmp, path)

@@ -22,7 +22,7 @@ export Particle, Event, GeneratorConfig, generate_event, generate_events,
        AnalysisConfig, JetAnalysis, EventShapes, CutFlow, RunningStats,
        default_configs, run_analysis, process!, summarize, compare_precisions,
        reference_check,
-       report_histograms, write_histograms_csv, main,
+       report_histograms, write_histograms_csv, main, run_example,
        # Re-exported so a driver script only needs `using HepAnalysis`.
        render, writecsv
 
@@ -33,5 +33,6 @@ include("stats.jl")
 include("observables.jl")
 include("analysis.jl")
 include("driver.jl")
+include("example.jl")
 
 end # module

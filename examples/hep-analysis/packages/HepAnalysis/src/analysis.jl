@@ -221,7 +221,7 @@ end
 EventShapes{T}() where {T} = EventShapes{T}(
     _h1(Int, 25, 0, 250), _h1(Int, 25, 0, 150), _h1(T, 30, 0, 1500), _h1(T, 20, 0, 100),
     _h1(T, 20, 0, 1), _h1(T, 20, 0.5, 1), _h1(T, 20, -1, 3), Hist1D{T}(MJJ_EDGES),
-    Profile1D{T}([0.0, 50, 100, 150, 200, 300, 400, 600, 1000, 1500]),
+    Profile1D{T}([0.0, 50.0, 100.0, 150.0, 200.0, 300.0, 400.0, 600.0, 1000.0, 1500.0]),
     RunningStats{T}(), RunningStats{T}(), RunningStats{T}())
 
 function process!(es::EventShapes{T}, ev::Event{T}) where {T}

@@ -1,0 +1,95 @@
+"""Parsers of outside input: the site config, Project/Manifest files, job
+ads and the fast path's reading of the config; each bad input is one clear
+error, never a traceback."""
+
+import os
+
+import pytest
+
+from depotdelivery.builder.project import read_project
+from depotdelivery.config import load_config, parse_config, parse_size
+from depotdelivery.errors import ConfigError, UsageError
+from depotdelivery.submit.classad import parse_ad, string_value
+from depotdelivery.wrapper import fastpath
+
+EXAMPLE_SITE = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "site-configs", "site.toml")
+
+
+def test_the_documented_example_site_config_parses():
+    cfg = load_config(EXAMPLE_SITE)
+    assert cfg.stores == ("/cvmfs/julia.example.org/depots",)
+    assert cfg.max_level.name == "x86-64-v3"
+    assert cfg.trusted_keys[0].endswith("site-configs/keys/ci.pub")
+    assert cfg.julia_env["JULIA_PKG_SERVER"] == ""
+    # The fast path finds the same cache folder without a TOML parser.
+    assert fastpath.config_cache_dir(EXAMPLE_SITE) == cfg.cache_dir
+
+
+@pytest.mark.parametrize("text,words", [
+    ("stores = [", "not valid TOML"),
+    ("stores = 'x'", "stores must be a list"),
+    ("max_level = 'x86-64-v9'", "unknown CPU level"),
+    ("bogus = 1", "unknown setting"),
+    ("cache_max_bytes = 'lots'", "bad size"),
+    ("[julia]\nenv = 3", "[julia.env]"),
+])
+def test_bad_site_configs_are_one_line_config_errors(text, words):
+    with pytest.raises(ConfigError) as e:
+        parse_config(text, "/etc/depotdelivery/site.toml")
+    assert words in str(e.value) and "\n" not in str(e.value)
+
+
+def test_missing_config_named_by_the_environment_is_an_error(monkeypatch, tmp_path):
+    monkeypatch.setenv("DEPOTDELIVERY_CONFIG", str(tmp_path / "nope.toml"))
+    with pytest.raises(ConfigError, match="not found"):
+        load_config()
+
+
+def test_sizes():
+    assert parse_size("20G") == 20 << 30 and parse_size("512M") == 512 << 20 and parse_size(10) == 10
+
+
+@pytest.mark.parametrize("line,expected", [
+    ('cache_dir = "/var/cache/dd"', "/var/cache/dd"),
+    ("cache_dir = '/x'", None),  # unusual: the full wrapper decides
+    ('cache_dir = "/a\\"b"', None),
+    ('# nothing', fastpath.DEFAULT_CACHE_DIR),
+])
+def test_fast_path_reads_only_plain_cache_dir_lines(tmp_path, line, expected):
+    p = tmp_path / "site.toml"
+    p.write_text(line + "\n[julia]\ncache_dir = \"/not/top/level\"\n")
+    assert fastpath.config_cache_dir(str(p)) == expected
+
+
+def test_job_ad_pin_must_be_a_plain_image_id(tmp_path):
+    ad = tmp_path / "ad"
+    ad.write_text('JuliaImage = "stable"\nJuliaImageId = "' + "ab" * 32 + '"\n')
+    assert fastpath.condor_ad_pin(str(ad)) == "ab" * 32
+    ad.write_text('JuliaImageId = "../../etc"\n')
+    assert fastpath.condor_ad_pin(str(ad)) == ""
+    assert fastpath.job_ref("", "", {"_CONDOR_JOB_AD": str(ad), "DEPOTDELIVERY_CHANNEL": "dev"}) == ("dev", "")
+    assert fastpath.job_ref("", "", {"DEPOTDELIVERY_PIN": "cd" * 32, "DEPOTDELIVERY_CHANNEL": "dev"}) == ("", "cd" * 32)
+
+
+def test_classad_strings():
+    ad = parse_ad('A = "x\\"y"\nB = 3\nbroken line\n')
+    assert string_value(ad["a"]) == 'x"y' and string_value(ad["b"]) is None
+
+
+def test_project_errors_name_the_file(tmp_path):
+    with pytest.raises(UsageError, match="not a folder"):
+        read_project(str(tmp_path / "missing"))
+    (tmp_path / "Project.toml").write_text("[deps]\nA = \"u\"\n")
+    with pytest.raises(UsageError, match="Manifest.toml not found"):
+        read_project(str(tmp_path))
+    (tmp_path / "Manifest.toml").write_text("[A]\nuuid = 1\n")
+    with pytest.raises(UsageError, match="Manifest.toml"):
+        read_project(str(tmp_path))
+
+
+def test_both_manifest_formats_are_read(tmp_path):
+    (tmp_path / "Project.toml").write_text('[deps]\nA = "u1"\n')
+    (tmp_path / "Manifest.toml").write_text('manifest_format = "2.0"\n[[deps.A]]\nuuid = "u1"\n'
+                                            'version = "1.0.0"\ngit-tree-sha1 = "abc"\n')
+    p = read_project(str(tmp_path))
+    assert p.entry("A").is_registered and p.entry("A").version == "1.0.0"
