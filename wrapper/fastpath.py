@@ -58,12 +58,17 @@ def plan_path(base, key):
     return os.path.join(base, "plans", "%08x.plan" % (zlib.crc32(repr(key).encode()) & 0xFFFFFFFF))
 
 
-def _stat_key(path):
+def stat_key(path):
     st = os.lstat(path)
     return (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_dev, st.st_mode)
 
 
-def _load_owned(path, owners):
+_stat_key = stat_key
+
+
+def load_owned(path, owners, version):
+    """Unmarshal a node-local record if one of `owners` owns it and no one
+    else can write it; None otherwise (missing, foreign, corrupt, old)."""
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
     except OSError:
@@ -76,13 +81,14 @@ def _load_owned(path, owners):
     finally:
         os.close(fd)
     try:
-        plan = marshal.loads(data)
+        obj = marshal.loads(data)
     except (ValueError, EOFError, TypeError):
         return None
-    return plan if isinstance(plan, dict) and plan.get("v") == PLAN_VERSION else None
+    return obj if isinstance(obj, dict) and obj.get("v") == version else None
 
 
-def _safe_dir(path, owner):
+def safe_dir(path, owner):
+    """A real folder owned by `owner` that no one else can write into."""
     try:
         st = os.lstat(path)
     except OSError:
@@ -115,9 +121,9 @@ def find_plan(key, cpuinfo):
     if uid != 0:
         candidates.append((os.path.join(cache_dir, "u0"), 0))
     for base, owner in candidates:
-        if not _safe_dir(base, owner):
+        if not safe_dir(base, owner):
             continue
-        plan = _load_owned(plan_path(base, key), (owner,))
+        plan = load_owned(plan_path(base, key), (owner,), PLAN_VERSION)
         if plan is not None and plan_holds(plan, key, cpuinfo):
             return plan["argv"], plan["env"]
     return None
@@ -220,7 +226,7 @@ def wait_for_peer(store, channel, image, cpuinfo, command):
     try:
         if not os.path.isdir(base):
             os.mkdir(base, 0o700)
-        if not _safe_dir(base, uid):
+        if not safe_dir(base, uid):
             return None
         os.makedirs(os.path.join(base, "plans"), mode=0o700, exist_ok=True)
         fd = os.open(plan_path(base, key) + ".lock", os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)

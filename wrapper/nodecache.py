@@ -18,23 +18,11 @@ from __future__ import annotations
 import marshal
 import os
 import secrets
-import stat
 
 RECORD_VERSION = 2
 
 
-def stat_key(path: str) -> tuple:
-    st = os.lstat(path)
-    return (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_dev, st.st_mode)
-
-
-def _safe_dir(path: str, owner: int) -> bool:
-    try:
-        st = os.lstat(path)
-    except OSError:
-        return False
-    return (stat.S_ISDIR(st.st_mode) and st.st_uid == owner
-            and not st.st_mode & (stat.S_IWGRP | stat.S_IWOTH))
+from .fastpath import load_owned, safe_dir as _safe_dir, stat_key  # noqa: F401  (one implementation)
 
 
 def user_dir(cache_dir: str, uid: int, *, create: bool) -> str | None:
@@ -72,26 +60,8 @@ def trusted_dirs(cache_dir: str, uid: int) -> list[str]:
 
 
 def load(path: str, owners: tuple[int, ...]):
-    """Unmarshal a record if it is owned by one of `owners` and writable by
-    no one else; None otherwise (missing, foreign, corrupt)."""
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
-    except OSError:
-        return None
-    try:
-        st = os.fstat(fd)
-        if st.st_uid not in owners or st.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
-            return None
-        data = os.read(fd, 16 << 20)
-    finally:
-        os.close(fd)
-    try:
-        obj = marshal.loads(data)
-    except (ValueError, EOFError, TypeError):
-        return None
-    if not isinstance(obj, dict) or obj.get("v") != RECORD_VERSION:
-        return None
-    return obj
+    """A record owned by one of `owners` and writable by no one else, or None."""
+    return load_owned(path, owners, RECORD_VERSION)
 
 
 def store(path: str, obj: dict, *, public: bool = False) -> bool:

@@ -1,0 +1,115 @@
+"""Slurm commands of the `depotdelivery` CLI (registered by cli._parser):
+
+    depotdelivery slurm-index --store S --out /etc/slurm/depotdelivery-index.txt
+    depotdelivery status --slurm [--store S | --index FILE] [--json]
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+
+EPILOG_INDEX = """\
+Run after every publish or `channel set` (or every minute from cron on the
+Slurm controller): it verifies the store's channels and image manifests with
+the site's trusted keys and rewrites the index job_submit.lua reads, atomically
+and only when it changed.
+
+example:
+  depotdelivery slurm-index --store /cvmfs/julia.example.org/depots \\
+      --out /etc/slurm/depotdelivery-index.txt"""
+
+EPILOG_STATUS = """\
+examples:
+  depotdelivery status --slurm                      # images from the site's store
+  depotdelivery status --slurm --index /etc/slurm/depotdelivery-index.txt --json"""
+
+
+def add_commands(sub, cmd) -> None:
+    import argparse
+    sp = cmd("slurm-index", _slurm_index, "write the channel/image index Slurm's job_submit.lua reads")
+    sp.epilog, sp.formatter_class = EPILOG_INDEX, argparse.RawDescriptionHelpFormatter
+    sp.add_argument("--store", default="", help="store to index (default: the site config's first)")
+    sp.add_argument("--out", required=True, help="index file, beside job_submit.lua")
+    sp.add_argument("--key", action="append", default=[],
+                    help="trusted public key (repeatable; default: the site config's trusted_keys)")
+    sp.add_argument("--json", action="store_true")
+
+    # `status` is shared with other batch systems: add --slurm to an existing
+    # `status` command, keeping whatever it did without the flag.
+    sp = sub.choices.get("status") or cmd("status", None, "show which nodes can run which published image")
+    previous = sp.get_default("func")
+    sp.epilog = ((sp.epilog + "\n") if sp.epilog else "") + EPILOG_STATUS
+    sp.formatter_class = argparse.RawDescriptionHelpFormatter
+    sp.add_argument("--slurm", action="store_true", help="from sinfo --json and squeue --json")
+    if not any(a.dest == "store" for a in sp._actions):
+        sp.add_argument("--store", default="", help="store whose channels to show (default: the site's)")
+    if not any(a.dest == "json" for a in sp._actions):
+        sp.add_argument("--json", action="store_true")
+    sp.add_argument("--index", default="", help="read channels from this slurm index instead of a store")
+
+    def status(args):
+        if args.slurm:
+            return _status_slurm(args)
+        if previous:
+            return previous(args)
+        from depotdelivery.errors import UsageError
+        raise UsageError("say which batch system to ask: depotdelivery status --slurm")
+    sp.set_defaults(func=status)
+
+
+def _keys(paths: list[str]):
+    from depotdelivery.config import load_config
+    from depotdelivery.errors import ConfigError
+    from depotdelivery.wrapper.verify import trusted_keys
+    if paths:
+        return trusted_keys(tuple(paths), frozenset())
+    cfg = load_config()
+    keys = trusted_keys(cfg.trusted_keys, cfg.revoked_keys)
+    if not keys:
+        raise ConfigError(f"{cfg.path}: no trusted_keys: nothing can be verified; "
+                          "list the publisher's .pub files or pass --key")
+    return keys
+
+
+def _store_root(store: str) -> str:
+    from depotdelivery.config import load_config
+    from depotdelivery.stores import readable_root
+    return os.path.realpath(readable_root(store or load_config().default_store()))
+
+
+def _slurm_index(args) -> int:
+    from . import slurm_index
+    root = _store_root(args.store)
+    idx = slurm_index.build_index(root, _keys(args.key))
+    changed = slurm_index.write(os.path.abspath(args.out), slurm_index.render(idx, source=root))
+    for ref, why in sorted(idx.broken.items()):
+        print(f"depotdelivery: warning: {ref[:12]} left out of the index: {why}", file=sys.stderr)
+    obj = {"out": os.path.abspath(args.out), "changed": changed, "store": root,
+           "channels": {c.name: {"image": c.image_id, "levels": list(c.levels)}
+                        for c in idx.channels.values()},
+           "images": len(idx.images), "broken": idx.broken}
+    if args.json:
+        print(json.dumps(obj, indent=2, sort_keys=True))
+    else:
+        chans = ", ".join(f"{c.name} -> {c.image_id[:12]} ({','.join(c.levels)})"
+                          for c in sorted(idx.channels.values(), key=lambda c: c.name)) or "none"
+        print(f"{'wrote' if changed else 'unchanged'} {args.out}: channels {chans}; "
+              f"{len(idx.images)} image(s), {len(idx.broken)} left out")
+    return 0
+
+
+def _status_slurm(args) -> int:
+    from . import slurm_index, slurm_status
+    if args.index:
+        idx = slurm_index.read(args.index)
+    else:
+        idx = slurm_index.build_index(_store_root(args.store), _keys([]))
+    node_views = slurm_status.nodes(slurm_status.slurm_json(["sinfo", "--json"]))
+    job_views = slurm_status.jobs(slurm_status.slurm_json(["squeue", "--json"]))
+    if args.json:
+        print(json.dumps(slurm_status.to_json(idx, node_views, job_views), indent=2, sort_keys=True))
+    else:
+        print(slurm_status.render(idx, node_views, job_views))
+    return 0
