@@ -128,8 +128,11 @@ class Builder:
         log_path = os.path.join(self.out_tmp, "logs", what.replace(" ", "-") + ".log")
         with open(log_path, "wb") as log:
             try:
+                # stdin is /dev/null, as in batch jobs: Julia's start-up
+                # compiles for the concrete stdio types it finds.
                 proc = subprocess.run(cmd, env=env, stdout=stdout if stdout is not None else log,
-                                      stderr=subprocess.PIPE, timeout=timeout, cwd=cwd)
+                                      stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
+                                      timeout=timeout, cwd=cwd)
             except subprocess.TimeoutExpired:
                 raise BuildError(f"{what}: Julia did not finish in {timeout:.0f} s; see {log_path}") from None
             log.write(proc.stderr)

@@ -246,6 +246,19 @@ def test_srun_job_with_a_comment_is_pinned_the_same_way(site):
     print(f"\nsrun job (submit to exit, example workload): {elapsed:.1f} s")
 
 
+def test_ab_validation_a_slurm_node_runs_what_ci_built(site):
+    """The A/B run: fingerprint the image as a real job on a node, then
+    validate it against the fingerprint the build recorded."""
+    out = os.path.join(site.jobs, "node-fingerprint.json")
+    p = site.srun(["-w", "dd-v3", "--comment=julia-image=stable", "depotdelivery", "fingerprint",
+                   "--workload", HEP_WORKLOAD, "--out", out])
+    assert p.returncode == 0, p.stderr
+    p = run([DD, "validate", "--store", site.store, "--image", site.hep, out],
+            env={"DEPOTDELIVERY_CONFIG": site.config})
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert p.stdout.startswith("identical:") and "variant x86-64-v3" in p.stdout
+
+
 def test_v3_only_image_never_lands_on_a_baseline_node(site):
     p, job_id = site.sbatch(["-w", "dd-base", "--comment=julia-image=tiny"], julia_job(TINY_WORKLOAD))
     assert job_id is None and p.returncode != 0

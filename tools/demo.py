@@ -142,7 +142,7 @@ def main():
     print(f"""
 == result ({os.cpu_count()} cores, image {image[:12]})
   stock Julia, cold start           {t_cold:7.2f} s
-  image via wrapper, first launch   {t_first:7.2f} s   (verifies {pub['bytes_written'] / 2**20:.0f} MiB store, hydrates depot)
+  image via wrapper, first launch   {t_first:7.2f} s   (verifies the variant's files, hydrates a depot)
   image via wrapper, cached         {t_cached:7.2f} s
   speed-up (cold / cached)          {t_cold / t_cached:7.1f} x
   variant chosen                    {dry.split()[3]}  ({det['reason']}; site max_level x86-64-v3)

@@ -46,12 +46,14 @@ def _prepare(args, command=("julia",)):
 
 
 def fingerprint_with(launch, out: str, workload: str = "") -> None:
-    """Run fingerprint.jl exactly as the wrapper starts Julia.  stdout is a
-    pipe on both sides (build and node): Julia compiles different methods for
-    different stdout kinds, and the fingerprint must not depend on that."""
+    """Run fingerprint.jl exactly as the wrapper starts Julia, with the same
+    stdio on both sides (build and node): stdin /dev/null, stdout and stderr
+    pipes.  Julia compiles different methods for different stdio types (a
+    Slurm task's stdin is a pipe), and the fingerprint must not depend on it."""
     from depotdelivery.errors import DepotDeliveryError
     cmd = [*launch.argv, FINGERPRINT_JL, os.path.abspath(out), os.path.abspath(workload) if workload else ""]
-    p = subprocess.run(cmd, env=launch.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    p = subprocess.run(cmd, env=launch.env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                       stderr=subprocess.PIPE, text=True)
     if p.returncode != 0:
         last = next((l for l in reversed(p.stderr.splitlines()) if l.strip()), f"exit {p.returncode}")
         raise DepotDeliveryError(f"fingerprint failed: {last.strip()[:300]}")
