@@ -1,0 +1,2 @@
+using HepStudy
+heavy_example(stdout)
