@@ -84,7 +84,7 @@ def _oserror_text(what: str, e: OSError) -> str:
         return f"{what}: disk full; free space and re-run (nothing was published)"
     if e.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
         return f"{what}: not writable ({e.strerror}); check permissions or the store path"
-    return f"{what}: {e.strerror or e}"
+    return f"{what}: {e.strerror or e}; check the store path and that it is a writable folder"
 
 
 oserror_text = _oserror_text
