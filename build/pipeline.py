@@ -94,6 +94,9 @@ class _Exposure:
                 return self
             except OSError:
                 pass
+        if os.path.islink(self.target):
+            raise BuildError(f"{self.target} is a link left by another build with the same --store-path "
+                             "(still running, or killed): wait for it, or remove the link if it is stale")
         if os.path.isdir(self.target) and shutil.which("unshare"):
             # The path exists (a mounted store): bind the build depot over it in
             # a private mount namespace, so nothing outside the build sees it.

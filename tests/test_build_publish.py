@@ -176,3 +176,37 @@ def test_channel_rollback_is_a_new_version(tiny_v3_build, hep_build, ci_keys, tm
     assert json.loads(p.stdout)["version"] == 3
     hist = json.loads(run([DD, "channel", "history", "stable", "--store", store, "--json"], check=True).stdout)
     assert [h["image"] for h in hist] == [a, b, a]
+
+
+def test_republish_with_one_package_changed_writes_only_that_package_and_the_images(
+        hep_build, ci_keys, tmp_path, workdir):
+    """The pool is shared: a new build that changes one package publishes that
+    package's files and the new image folder, nothing else."""
+    from depotdelivery.builder.registry import create_registry, tree_sha1
+    example = tmp_path / "example"
+    shutil.copytree(EXAMPLE, example)
+    src = example / "packages" / "HepHistograms" / "src" / "HepHistograms.jl"
+    src.write_text(src.read_text() + "\n# A comment: a new git tree, the same code.\n")
+    old_tree = tree_sha1(os.path.join(EXAMPLE, "packages", "HepHistograms"))
+    new_tree = tree_sha1(str(example / "packages" / "HepHistograms"))
+    man = example / "Manifest.toml"
+    man.write_text(man.read_text().replace(old_tree, new_tree))
+    registry = create_registry(sorted(str(p) for p in (example / "packages").iterdir()), str(tmp_path / "reg"))
+    out = os.path.join(workdir, "build-hep-changed")
+    p = run([DD, "build", str(example), "--levels", "x86-64", "--workload", str(example / "workload.jl"),
+             "--out", out, "--registry", registry, "--store-path", "/tmp/depotdelivery-test-node/cvmfs/julia.test/depots"],
+            timeout=3600)
+    assert p.returncode == 0, p.stderr
+    store = tmp_path / "store"
+    json.loads(publish(hep_build, store, ci_keys[0]).stdout)
+    before = {os.path.join(d, f) for d, _, fs in os.walk(store / "pool") for f in fs}
+    res = json.loads(publish(out, store, ci_keys[0], "--channel", "stable").stdout)
+    new_pool = {os.path.join(d, f) for d, _, fs in os.walk(store / "pool") for f in fs} - before
+    assert new_pool and all(f"/pool/packages/HepHistograms/" in p for p in new_pool), sorted(new_pool)[:5]
+    with open(os.path.join(out, "manifest.json")) as f:
+        m = json.load(f)
+    image_bytes = sum(x["size"] for x in m["files"] if x["root"] == "image")
+    pool_bytes = sum(os.path.getsize(p) for p in new_pool)
+    # manifest.json and manifest.sig are written too.
+    assert image_bytes + pool_bytes <= res["bytes_written"] <= image_bytes + pool_bytes + 2 * 1024 * 1024
+    assert res["files_reused"] > 0
