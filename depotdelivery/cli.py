@@ -295,17 +295,14 @@ def _channel_show(args):
     from depotdelivery.stores import readable_root
     _, keys = _trusted_from_config()
     root = readable_root(args.store)
-    keys = keys or _store_keys_hint(root)
+    if not keys:
+        from depotdelivery.errors import ConfigError
+        raise ConfigError("no trusted_keys in the site config: set DEPOTDELIVERY_CONFIG to a site.toml "
+                          "listing the publisher's .pub file to verify channels")
     rec, _ = channels.latest(root, args.name, keys)
     state = "EXPIRED" if rec.expired(datetime.now(timezone.utc)) else "valid"
     _emit(args, rec.to_json(), f"channel {rec.channel} -> {rec.image}\n  version {rec.version}, "
           f"published {rec.published}, expires {rec.expires} ({state}), variants {', '.join(rec.levels)}")
-
-
-def _store_keys_hint(root):
-    from depotdelivery.errors import ConfigError
-    raise ConfigError("no trusted_keys in the site config: set DEPOTDELIVERY_CONFIG to a site.toml "
-                      "listing the publisher's .pub file to verify channels")
 
 
 def _channel_history(args):

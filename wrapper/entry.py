@@ -66,11 +66,12 @@ def main(args=None):
         from . import fastpath
         if _untouched_condor_job(opts, fastpath):
             return _exec_untouched(command)
-        request = (opts["--store"], opts["--channel"], opts["--image"], opts["--cpuinfo"], command)
-        fastpath.try_exec(*request)
+        request = fastpath.request(opts["--store"], opts["--channel"], opts["--image"], opts["--cpuinfo"],
+                                   command)
+        fastpath.try_exec(request)
         # No plan yet: wait for a peer verifying the same thing, then look again.
-        if fastpath.wait_for_peer(*request) is not None:
-            fastpath.try_exec(*request)
+        if fastpath.wait_for_peer(request) is not None:
+            fastpath.try_exec(request)
     # No valid plan: the full wrapper (imports everything, verifies).
     from depotdelivery.errors import DepotDeliveryError, UsageError
     from depotdelivery.cli_errors import report

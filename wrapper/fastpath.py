@@ -63,9 +63,6 @@ def stat_key(path):
     return (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_dev, st.st_mode)
 
 
-_stat_key = stat_key
-
-
 def load_owned(path, owners, version):
     """Unmarshal a node-local record if one of `owners` owns it and no one
     else can write it; None otherwise (missing, foreign, corrupt, old)."""
@@ -134,7 +131,7 @@ def plan_holds(plan, key, cpuinfo):
         if plan["request"] != key:
             return False
         for path, sk in plan["watch"]:
-            if _stat_key(path) != sk:
+            if stat_key(path) != sk:
                 return False
         if plan["cpu_flags"] != cpu_flags_line(cpuinfo):
             return False
@@ -177,48 +174,57 @@ def condor_job_wants_image(environ=os.environ):
     not: does this job's ad ask for an image (JuliaImage or JuliaImageId)?
     None when this is not an HTCondor job (or its ad cannot be read)."""
     path = environ.get("_CONDOR_JOB_AD")
-    if not path:
-        return None
-    try:
-        with open(path, "rb") as f:
-            data = f.read(1 << 20)
-    except OSError:
-        return None
-    for line in data.split(b"\n"):
-        name = line.partition(b"=")[0].strip().lower()
-        if name in (b"juliaimage", b"juliaimageid"):
-            return True
-    return False
+    ad = _read_condor_ad(path) if path else None
+    return None if ad is None else ad[0]
 
 
 def condor_ad_pin(path):
     """JuliaImageId from a job ad file: only a plain 64-hex-digit string counts."""
+    ad = _read_condor_ad(path)
+    return "" if ad is None else ad[1]
+
+
+def _read_condor_ad(path):
+    """One scan of a job ad file -> (names an image?, pinned id or ""), or
+    None when it cannot be read."""
     try:
         with open(path, "rb") as f:
             data = f.read(1 << 20)
     except OSError:
-        return ""
+        return None
+    wants, pin, pin_seen = False, "", False
     for line in data.split(b"\n"):
         name, eq, value = line.partition(b"=")
-        if eq and name.strip().lower() == b"juliaimageid":
-            v = value.strip()
-            if len(v) == 66 and v[:1] == b'"' and v[-1:] == b'"' and all(c in b"0123456789abcdef" for c in v[1:-1]):
-                return v[1:-1].decode()
-            return ""
-    return ""
+        name = name.strip().lower()
+        if name == b"juliaimage":
+            wants = True
+        elif name == b"juliaimageid":
+            wants = True
+            if eq and not pin_seen:  # the first JuliaImageId decides
+                pin_seen = True
+                v = value.strip()
+                if (len(v) == 66 and v[:1] == b'"' and v[-1:] == b'"'
+                        and all(c in b"0123456789abcdef" for c in v[1:-1])):
+                    pin = v[1:-1].decode()
+    return wants, pin
 
 
-def wait_for_peer(store, channel, image, cpuinfo, command):
+def request(store, channel, image, cpuinfo, command):
+    """A launch as the fast path sees it: (plan key, cpuinfo, command)."""
+    channel, image = job_ref(channel, image)
+    config_path = os.environ.get("DEPOTDELIVERY_CONFIG") or DEFAULT_CONFIG
+    is_julia = bool(command) and os.path.basename(command[0]) == "julia"
+    return request_key(config_path, store, channel, image, cpuinfo, is_julia), cpuinfo, command
+
+
+def wait_for_peer(req):
     """Serialize first launches of the same request by one user: take a lock
     next to the plan, so when a hundred jobs start at once one verifies and
     the others re-use its plan.  Returns the held lock's fd (closed at exec
     or exit), or None when there is no usable cache folder."""
     import fcntl
-    channel, image = job_ref(channel, image)
-    config_path = os.environ.get("DEPOTDELIVERY_CONFIG") or DEFAULT_CONFIG
-    is_julia = bool(command) and os.path.basename(command[0]) == "julia"
-    key = request_key(config_path, store, channel, image, cpuinfo, is_julia)
-    cache_dir = config_cache_dir(config_path)
+    key = req[0]
+    cache_dir = config_cache_dir(key[0])
     if cache_dir is None:
         return None
     uid = os.getuid()
@@ -236,12 +242,10 @@ def wait_for_peer(store, channel, image, cpuinfo, command):
     return fd
 
 
-def try_exec(store, channel, image, cpuinfo, command):
+def try_exec(req):
     """Exec the job if a valid plan exists; return only when there is none."""
-    channel, image = job_ref(channel, image)
-    config_path = os.environ.get("DEPOTDELIVERY_CONFIG") or DEFAULT_CONFIG
-    is_julia = bool(command) and os.path.basename(command[0]) == "julia"
-    key = request_key(config_path, store, channel, image, cpuinfo, is_julia)
+    key, cpuinfo, command = req
+    is_julia = key[-1]
     found = find_plan(key, cpuinfo)
     if found is None:
         return

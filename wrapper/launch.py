@@ -155,29 +155,12 @@ def prepare(req: LaunchRequest, *, cfg: SiteConfig | None = None, now: datetime 
         plan = {"v": fastpath.PLAN_VERSION, "request": key, "watch": watch,
                 "cpu_flags": fastpath.cpu_flags_line(req.cpuinfo or None), "expires": expires,
                 "channel": channel_watch, "depot": depot, "argv": prefix, "env": env_add}
-        _store_plan(fastpath.plan_path(own, key), plan)
+        nodecache.store(fastpath.plan_path(own, key), plan, version=fastpath.PLAN_VERSION)
     env = dict(os.environ)
     env.update({k: v for k, v in env_add.items() if k != "PATH"})
     env["PATH"] = env_add["PATH"] + os.pathsep + os.environ.get("PATH", "/usr/bin:/bin")
     return Launch(argv=argv, env=env, image_id=image_id, level=level.name, detection=det,
                   verified_from_scratch=from_scratch, depot=depot)
-
-
-def _store_plan(path: str, plan: dict) -> None:
-    import marshal
-    import secrets
-    tmp = f"{path}.tmp-{secrets.token_hex(6)}"
-    try:
-        os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "wb") as f:
-            f.write(marshal.dumps(plan))
-        os.replace(tmp, path)
-    except (OSError, ValueError):
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
 
 
 def _hydrate_somewhere(own: str | None, uid: int, image_id: str, **kw) -> str:

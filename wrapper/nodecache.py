@@ -64,12 +64,12 @@ def load(path: str, owners: tuple[int, ...]):
     return load_owned(path, owners, RECORD_VERSION)
 
 
-def store(path: str, obj: dict, *, public: bool = False) -> bool:
+def store(path: str, obj: dict, *, public: bool = False, version: int = RECORD_VERSION) -> bool:
     """Write atomically (temporary file + rename); False if the cache is
     unwritable or full: the caller then simply verifies again next time.
     `public`: readable by every user (root's verification records, which
     jobs of all users trust); the folders on the way are opened up too."""
-    obj = dict(obj, v=RECORD_VERSION)
+    obj = dict(obj, v=version)
     tmp = f"{path}.tmp-{secrets.token_hex(6)}"
     try:
         folder = os.path.dirname(path)
@@ -82,7 +82,7 @@ def store(path: str, obj: dict, *, public: bool = False) -> bool:
             f.write(marshal.dumps(obj))
         os.replace(tmp, path)
         return True
-    except OSError:
+    except (OSError, ValueError):  # ValueError: not marshallable
         try:
             os.unlink(tmp)
         except OSError:

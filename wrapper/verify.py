@@ -74,15 +74,9 @@ def resolve_image_ref(store_root: str, ref: str) -> str:
 def verify_channel(store_root: str, name: str, keys: dict[str, PublicKey], *, now: datetime,
                    highest_seen: int) -> tuple[ChannelRecord, str]:
     """-> (record, path of the record file read)."""
-    vs = channels.versions(store_root, name)
-    if not vs:
-        raise UsageError(f"unknown channel {name!r} in store {store_root}; "
-                         "`depotdelivery ls --store ...` lists the channels")
-    path = channels.record_path(store_root, name, vs[-1])
-    data = channels.read_record(store_root, name, vs[-1])
-    rec, _ = channels.parse_record(data, keys, name=name, version=vs[-1])
+    rec, _ = channels.latest(store_root, name, keys)
     channels.check_freshness(rec, now=now, highest_seen=highest_seen)
-    return rec, path
+    return rec, channels.record_path(store_root, name, rec.version)
 
 
 def read_manifest(store_root: str, image_id: str, keys: dict[str, PublicKey]) -> VerifiedImage:
