@@ -21,9 +21,9 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from depotdelivery import channels
-from depotdelivery.errors import PublishError, UsageError
+from depotdelivery.errors import ImageInvalid, PublishError, UsageError
 from depotdelivery.fsutil import hash_file
-from depotdelivery.model import ChannelRecord, FileEntry, ImageManifest, parse_manifest
+from depotdelivery.model import ChannelRecord, FileEntry, ImageManifest, parse_manifest, sha256_hex
 from depotdelivery.progress import Reporter
 from depotdelivery.signing import SecretKey, signature_document
 from depotdelivery.stores import Store, oserror_text
@@ -47,7 +47,13 @@ def load_build(build_dir: str) -> tuple[ImageManifest, bytes]:
     except OSError:
         raise UsageError(f"{build_dir} is not a finished build (no manifest.json); "
                          "run `depotdelivery build` first") from None
-    return parse_manifest(data), data
+    # The image id is the sha256 of exactly these bytes -- the bytes that are
+    # written and signed -- so they must already be the canonical form.
+    try:
+        return parse_manifest(data, expected_id=sha256_hex(data)), data
+    except ImageInvalid as e:
+        raise UsageError(f"{path} is not a canonical image manifest ({e.message}); "
+                         "rebuild with `depotdelivery build`") from None
 
 
 def _source(build_dir: str, f: FileEntry) -> str:
@@ -97,7 +103,7 @@ def _existing_matches(dest: str, f: FileEntry) -> bool | None:
 def publish(build_dir: str, store: Store, key: SecretKey, *, channel: str = "",
             expires_in: timedelta = timedelta(days=30), reporter: Reporter) -> PublishResult:
     manifest, manifest_bytes = load_build(build_dir)
-    image_id = manifest.image_id
+    image_id = sha256_hex(manifest_bytes)
     with reporter.step("check build files"):
         sources = {(f.root, f.path): _check_build_file(build_dir, f) for f in manifest.files}
     sig = signature_document(manifest_bytes, [key])

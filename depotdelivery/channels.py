@@ -8,15 +8,23 @@ node that has seen version N never accepts a record below N.
 
 from __future__ import annotations
 
+import errno
 import os
 import re
 from datetime import datetime, timedelta, timezone
 
-from .errors import ImageInvalid, StoreUnavailable, UsageError
+from . import trust
+from .errors import ImageInvalid, PublishError, StoreUnavailable, UsageError
 from .model import ChannelRecord, check_channel_name, utc_text
-from .signing import PublicKey, SecretKey, envelope, open_envelope
+from .signing import SecretKey, envelope
+from .trust import TrustAnchors
 
+# One fixed width and range: version 1 .. 9999999999 is `%010d.json`.  A
+# name of any other shape (planted, or 11 digits) is not a version: readers
+# and `channel set` ignore it alike, so it can neither hide newer records
+# nor make `channel set` write one that readers would skip.
 _RECORD_NAME = re.compile(r"^(\d{10})\.json$")
+MAX_VERSION = 10**10 - 1
 
 
 def channel_dir(root: str, name: str) -> str:
@@ -34,7 +42,7 @@ def versions(root: str, name: str) -> list[int]:
         return []
     except OSError as e:
         raise StoreUnavailable(f"cannot list channel {name} in {root}: {e.strerror}") from None
-    return sorted(int(m.group(1)) for n in names if (m := _RECORD_NAME.match(n)))
+    return sorted(v for n in names if (m := _RECORD_NAME.match(n)) and (v := int(m.group(1))) >= 1)
 
 
 def channel_names(root: str) -> list[str]:
@@ -45,61 +53,54 @@ def channel_names(root: str) -> list[str]:
         return []
 
 
-def parse_record(data: bytes, trusted: dict[str, PublicKey], *, name: str,
-                 version: int | None = None) -> tuple[ChannelRecord, str]:
-    """Pure: verify a record's signature, then parse it.  -> (record, keyid)."""
-    import json
-    what = f"channel {name}" + (f" version {version}" if version else "")
-    signed, keyid = open_envelope(data, trusted, what=what)
-    try:
-        rec = ChannelRecord.from_json(json.loads(signed))
-    except (ValueError, KeyError, TypeError, AttributeError):
-        raise ImageInvalid(f"{what}: malformed record; republish the channel") from None
-    if rec.channel != name or (version is not None and rec.version != version):
-        # A validly signed record for another channel or version placed here
-        # is a mix-and-match or replay attempt.
-        raise ImageInvalid(f"{what}: record is for channel {rec.channel} version "
-                           f"{rec.version} (replayed or moved record); do not run it")
-    return rec, keyid
-
-
 def read_record(root: str, name: str, version: int) -> bytes:
+    """The record's bytes (one byte past the core's size limit, so it can
+    refuse an oversized record rather than judge a truncated one)."""
     try:
         with open(record_path(root, name, version), "rb") as f:
-            return f.read(1 << 20)
-    except OSError as e:
+            return f.read(trust.MAX_RECORD_BYTES + 1)
+    except (FileNotFoundError, OSError) as e:
+        if isinstance(e, (IsADirectoryError, PermissionError)) or e.errno == errno.ELOOP:
+            raise ImageInvalid(f"channel {name} version {version} is not a readable record "
+                               f"({e.strerror}); republish the channel") from None
         raise StoreUnavailable(f"cannot read channel {name} version {version}: "
                                f"{e.strerror}") from None
 
 
-def latest(root: str, name: str, trusted: dict[str, PublicKey]) -> tuple[ChannelRecord, bytes]:
+def latest(root: str, name: str, anchors: TrustAnchors, *, now: datetime,
+           highest_seen: int = 0) -> tuple[ChannelRecord, bytes]:
+    """The channel's newest record, judged by the trust core (signature,
+    rollback against `highest_seen`, expiry at `now`)."""
+    version, data = _newest(root, name)
+    return trust.verify_channel_record(data, anchors, name=name, version=version, now=now,
+                                       highest_seen=highest_seen), data
+
+
+def latest_signed(root: str, name: str, anchors: TrustAnchors) -> ChannelRecord:
+    """The newest record, signature checked but freshness not judged (for
+    listings that show an expired record as expired)."""
+    version, data = _newest(root, name)
+    return trust.open_channel_record(data, anchors, name=name, version=version)
+
+
+def _newest(root: str, name: str) -> tuple[int, bytes]:
     check_channel_name(name)
     vs = versions(root, name)
     if not vs:
         raise UsageError(f"unknown channel {name!r} in store {root}; "
                          "`depotdelivery ls --store ...` lists the channels")
-    data = read_record(root, name, vs[-1])
-    rec, _ = parse_record(data, trusted, name=name, version=vs[-1])
-    return rec, data
-
-
-def check_freshness(rec: ChannelRecord, *, now: datetime, highest_seen: int) -> None:
-    """Pure: refuse freeze (expired) and rollback (version below one seen)."""
-    if rec.version < highest_seen:
-        raise ImageInvalid(
-            f"channel {rec.channel}: version {rec.version} is older than version "
-            f"{highest_seen} this node has seen (rollback); republish the channel")
-    if rec.expired(now):
-        raise ImageInvalid(
-            f"channel {rec.channel}: record version {rec.version} expired at "
-            f"{rec.expires} (stale or frozen store); republish or refresh the channel")
+    return vs[-1], read_record(root, name, vs[-1])
 
 
 def new_record(root: str, name: str, image_id: str, levels: tuple[str, ...], *,
                expires_in: timedelta, now: datetime | None = None) -> ChannelRecord:
     now = now or datetime.now(timezone.utc)
     vs = versions(root, name)
-    return ChannelRecord(channel=name, image=image_id, version=(vs[-1] + 1 if vs else 1),
+    version = vs[-1] + 1 if vs else 1
+    if version > MAX_VERSION:
+        raise PublishError(f"channel {name} in {root} is at its highest version {MAX_VERSION}; "
+                           "start a new channel name")
+    return ChannelRecord(channel=name, image=image_id, version=version,
                          expires=utc_text(now + expires_in), published=utc_text(now),
                          levels=levels)
 

@@ -186,7 +186,7 @@ def _trusted_from_config():
     from depotdelivery.config import load_config
     from depotdelivery.wrapper.verify import trusted_keys
     cfg = load_config()
-    return cfg, trusted_keys(cfg.trusted_keys, cfg.revoked_keys)
+    return cfg, trusted_keys(cfg.trusted_keys, cfg.revoked_keys, where=cfg.path)
 
 
 # -- commands ------------------------------------------------------------------
@@ -295,11 +295,7 @@ def _channel_show(args):
     from depotdelivery.stores import readable_root
     _, keys = _trusted_from_config()
     root = readable_root(args.store)
-    if not keys:
-        from depotdelivery.errors import ConfigError
-        raise ConfigError("no trusted_keys in the site config: set DEPOTDELIVERY_CONFIG to a site.toml "
-                          "listing the publisher's .pub file to verify channels")
-    rec, _ = channels.latest(root, args.name, keys)
+    rec = channels.latest_signed(root, args.name, keys)
     state = "EXPIRED" if rec.expired(datetime.now(timezone.utc)) else "valid"
     _emit(args, rec.to_json(), f"channel {rec.channel} -> {rec.image}\n  version {rec.version}, "
           f"published {rec.published}, expires {rec.expires} ({state}), variants {', '.join(rec.levels)}")

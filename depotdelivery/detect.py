@@ -36,7 +36,10 @@ def read_cpuinfo(path: str | None = None, environ: Mapping[str, str] = os.enviro
 
 def decide(cpuinfo_text: str, source: str, *, cap: Level | None = None,
            override: str = "") -> Detection:
-    """Pure: cpuinfo text + site cap + user override -> the level to use."""
+    """Pure: cpuinfo text + site cap + user override -> the level to use.
+    The override may only lower the level: never above the CPU (refused,
+    75) and never above the site's cap (held at the cap)."""
+    want = parse_level(override) if override else None  # a bad name is the user's (64), checked first
     flags = cpu_flags(cpuinfo_text)
     cpu = level_of(flags)
     if cpu is None:
@@ -45,12 +48,14 @@ def decide(cpuinfo_text: str, source: str, *, cap: Level | None = None,
     level, reason = cpu, f"CPU supports {cpu}"
     if cap is not None and cap < level:
         level, reason = cap, f"CPU supports {cpu}, site caps at {cap}"
-    if override:
-        want = parse_level(override)
+    if want is not None:
         if want > cpu:
             raise RunElsewhere(f"DEPOTDELIVERY_LEVEL={override} refused: {why_not(want, flags)}; "
                                f"this node runs up to {cpu}")
-        level, reason = want, f"DEPOTDELIVERY_LEVEL={want} (CPU supports {cpu})"
+        if cap is not None and want > cap:
+            reason = f"DEPOTDELIVERY_LEVEL={want} held at the site's max_level {cap} (CPU supports {cpu})"
+        else:
+            level, reason = want, f"DEPOTDELIVERY_LEVEL={want} (CPU supports {cpu})"
     return Detection(cpu_level=cpu, level=level, reason=reason, source=source)
 
 

@@ -32,7 +32,7 @@ from datetime import datetime, timezone
 from depotdelivery import channels
 from depotdelivery.errors import DepotDeliveryError
 from depotdelivery.model import is_image_id, utc_text
-from depotdelivery.signing import PublicKey
+from depotdelivery.trust import TrustAnchors
 
 PREFIX = "DEPOTDELIVERY_"
 DEFAULT_TABLE = "/etc/condor/config.d/51-depotdelivery-channels.conf"
@@ -67,7 +67,7 @@ def quote(text: str) -> str:
 
 
 def _verified_image(store_root: str, ref: str, image_id: str,
-                    keys: dict[str, PublicKey]) -> Entry:
+                    keys: TrustAnchors) -> Entry:
     from depotdelivery.wrapper.verify import read_manifest
     try:
         img = read_manifest(store_root, image_id, keys)
@@ -80,17 +80,16 @@ def _verified_image(store_root: str, ref: str, image_id: str,
     return Entry(ref, image=image_id, level=img.manifest.levels()[0].number, store=store)
 
 
-def _channel_entry(store_root: str, name: str, keys: dict[str, PublicKey],
+def _channel_entry(store_root: str, name: str, keys: TrustAnchors,
                    now: datetime) -> Entry:
     try:
-        rec, _ = channels.latest(store_root, name, keys)
-        channels.check_freshness(rec, now=now, highest_seen=0)
+        rec, _ = channels.latest(store_root, name, keys, now=now)
     except DepotDeliveryError as e:
         return Entry(name, refused=f"depotdelivery: {e.message}")
     return _verified_image(store_root, name, rec.image, keys)
 
 
-def table_entries(store_root: str, keys: dict[str, PublicKey], *,
+def table_entries(store_root: str, keys: TrustAnchors, *,
                   now: datetime | None = None) -> list[Entry]:
     """Every channel and every image of the store, verified (no I/O but reads)."""
     now = now or datetime.now(timezone.utc)

@@ -42,16 +42,13 @@ def _channels(args) -> int:
     import sys
 
     from depotdelivery.config import load_config
-    from depotdelivery.errors import ConfigError
     from depotdelivery.stores import readable_root
     from depotdelivery.wrapper.verify import trusted_keys
 
     from .condor_channels import render, table_entries, write_table
     cfg = load_config()
-    keys = trusted_keys(tuple(args.trusted_key) or cfg.trusted_keys, cfg.revoked_keys)
-    if not keys:
-        raise ConfigError("no trusted publisher keys: pass --trusted-key FILE.pub or set "
-                          f"trusted_keys in {cfg.path}; nothing can be verified")
+    keys = trusted_keys(tuple(args.trusted_key) or cfg.trusted_keys, cfg.revoked_keys,
+                        where="--trusted-key" if args.trusted_key else cfg.path)
     root = readable_root(args.store)
     entries = table_entries(root, keys)
     text = render(entries, source=root)

@@ -17,6 +17,7 @@ checked here (cheap); hashing every file is the wrapper's job.
 from __future__ import annotations
 
 import os
+from datetime import datetime, timezone
 
 from depotdelivery import channels
 from depotdelivery.config import SiteConfig
@@ -43,11 +44,12 @@ def runnable_images(store_root: str, cfg: SiteConfig, det: Detection) -> list[st
     """Current channel images whose manifest verifies and that have a variant
     at or below this node's level."""
     from depotdelivery.wrapper.verify import read_manifest, trusted_keys
-    keys = trusted_keys(cfg.trusted_keys, cfg.revoked_keys)
+    keys = trusted_keys(cfg.trusted_keys, cfg.revoked_keys, where=cfg.path)
+    now = datetime.now(timezone.utc)  # one reference time for every record
     found = []
     for name in channels.channel_names(store_root):
         try:
-            rec, _ = channels.latest(store_root, name, keys)
+            rec, _ = channels.latest(store_root, name, keys, now=now)
             img = read_manifest(store_root, rec.image, keys)
         except DepotDeliveryError:
             continue

@@ -61,16 +61,11 @@ def add_commands(sub, cmd) -> None:
 
 def _keys(paths: list[str]):
     from depotdelivery.config import load_config
-    from depotdelivery.errors import ConfigError
     from depotdelivery.wrapper.verify import trusted_keys
-    if paths:
-        return trusted_keys(tuple(paths), frozenset())
+    # Revocation is the site's word, also for keys named on the command line.
     cfg = load_config()
-    keys = trusted_keys(cfg.trusted_keys, cfg.revoked_keys)
-    if not keys:
-        raise ConfigError(f"{cfg.path}: no trusted_keys: nothing can be verified; "
-                          "list the publisher's .pub files or pass --key")
-    return keys
+    return trusted_keys(tuple(paths) or cfg.trusted_keys, cfg.revoked_keys,
+                        where="--key" if paths else cfg.path)
 
 
 def _store_root(store: str) -> str:

@@ -29,13 +29,12 @@ import os
 import re
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Mapping
 
 from depotdelivery import channels
 from depotdelivery.errors import DepotDeliveryError, UsageError
 from depotdelivery.levels import LEVEL_NAMES, parse_level
 from depotdelivery.model import is_image_id, parse_utc, utc_text
-from depotdelivery.signing import PublicKey
+from depotdelivery.trust import TrustAnchors
 
 HEADER = "depotdelivery-slurm-index 1"
 DEFAULT_NAME = "depotdelivery-index.txt"  # beside job_submit.lua, where it looks first
@@ -88,7 +87,7 @@ def _epoch(utc: str) -> int:
     return int(parse_utc(utc).timestamp())
 
 
-def build_index(store_root: str, keys: Mapping[str, PublicKey]) -> Index:
+def build_index(store_root: str, keys: TrustAnchors, *, now: datetime | None = None) -> Index:
     """Verify every channel and image manifest of a store (signatures and
     hashes, not the image files: those are the execute node's job)."""
     from depotdelivery.wrapper.verify import read_manifest
@@ -115,7 +114,7 @@ def build_index(store_root: str, keys: Mapping[str, PublicKey]) -> Index:
         if not _NAME.match(name):
             continue
         try:
-            rec, _ = channels.latest(store_root, name, dict(keys))
+            rec, _ = channels.latest(store_root, name, keys, now=now or datetime.now(timezone.utc))
         except DepotDeliveryError as e:
             idx.broken[name] = _one_line(e.message)
             continue

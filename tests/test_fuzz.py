@@ -11,8 +11,12 @@ from hypothesis import strategies as st
 from depotdelivery import channels, signing
 from depotdelivery.config import parse_config
 from depotdelivery.detect import decide
-from depotdelivery.errors import DepotDeliveryError
+from datetime import datetime, timezone
+
+from depotdelivery.errors import ConfigError, DepotDeliveryError, ImageInvalid, RunElsewhere, UsageError
+from depotdelivery.levels import parse_level
 from depotdelivery.model import parse_manifest
+from depotdelivery.trust import TrustAnchors, verify_channel_record, verify_manifest
 from depotdelivery.submit.classad import parse_ad, string_value
 from depotdelivery.wrapper import fastpath
 from depotdelivery.wrapper.validate import parse as parse_fingerprint
@@ -24,10 +28,13 @@ json_like = st.recursive(
     max_leaves=20)
 
 
-def only_own_errors(fn, *args, **kw):
+def only(error, fn, *args, **kw):
+    """`fn` either succeeds or raises exactly `error` (the one class whose
+    exit code fits that input), with a one-line message."""
     try:
         fn(*args, **kw)
     except DepotDeliveryError as e:
+        assert type(e) is error, f"{type(e).__name__} (exit {e.exit_code}), want {error.__name__}: {e}"
         assert "\n" not in e.message
     except Exception as e:  # pragma: no cover - the failure being looked for
         pytest.fail(f"{type(e).__name__}: {e}")
@@ -36,12 +43,13 @@ def only_own_errors(fn, *args, **kw):
 @FUZZ
 @given(st.binary(max_size=400) | json_like.map(lambda o: __import__("json").dumps(o).encode()))
 def test_manifest_parser(data):
-    only_own_errors(parse_manifest, data)
-    only_own_errors(parse_manifest, data, expected_id="0" * 64)
+    only(ImageInvalid, parse_manifest, data)
+    only(ImageInvalid, parse_manifest, data, expected_id="0" * 64)
+    only(ImageInvalid, verify_manifest, data, b'{"signatures":[]}', ANCHORS, image_id="0" * 64)
 
 
 KEY = signing.generate()
-TRUSTED = {KEY.keyid: KEY.public()}
+ANCHORS = TrustAnchors.from_keys([KEY.public()])
 
 
 @FUZZ
@@ -53,14 +61,16 @@ def test_channel_record_parser(obj):
         signed = canonical_bytes(obj)
     except TypeError:
         signed = json.dumps(obj).encode()
-    only_own_errors(channels.parse_record, signing.envelope(signed, [KEY]), TRUSTED, name="stable", version=1)
-    only_own_errors(channels.parse_record, signed, TRUSTED, name="stable")
+    now = datetime(2026, 11, 30, tzinfo=timezone.utc)
+    for data in (signing.envelope(signed, [KEY]), signed):
+        only(ImageInvalid, verify_channel_record, data, ANCHORS, name="stable", version=1, now=now,
+             highest_seen=0)
 
 
 @FUZZ
 @given(st.text(max_size=300))
 def test_site_config_parser(text):
-    only_own_errors(parse_config, text, "/etc/depotdelivery/site.toml")
+    only(ConfigError, parse_config, text, "/etc/depotdelivery/site.toml")
 
 
 @FUZZ
@@ -68,7 +78,15 @@ def test_site_config_parser(text):
                                  "ssse3", "lahf_lm", "\n", "fma", "bmi2", ":", "abm", "movbe"]), max_size=40),
        st.sampled_from(["", "x86-64", "x86-64-v4", "v9", "3", "haswell"]))
 def test_cpuinfo_parser(parts, override):
-    only_own_errors(decide, " ".join(parts), "fuzz.txt", override=override)
+    # A level name that does not exist is the user's mistake (64); a CPU
+    # without the flags a level needs, or an override above the CPU, is
+    # this node's (75).
+    try:
+        parse_level(override) if override else None
+        expected = RunElsewhere
+    except UsageError:
+        expected = UsageError
+    only(expected, decide, " ".join(parts), "fuzz.txt", override=override)
 
 
 @FUZZ
@@ -94,7 +112,8 @@ def test_fast_path_job_ad_and_config_readers(tmp_path_factory, data):
 @FUZZ
 @given(st.binary(max_size=400) | json_like.map(lambda o: __import__("json").dumps(o).encode()))
 def test_fingerprint_parser(data):
-    only_own_errors(parse_fingerprint, data, source="fuzz.json")
+    # A fingerprint file is what the user passes to `validate`: bad is 64.
+    only(UsageError, parse_fingerprint, data, source="fuzz.json")
 
 
 @FUZZ
@@ -104,4 +123,4 @@ def test_project_and_manifest_parser(tmp_path_factory, project, manifest):
     d = tmp_path_factory.mktemp("proj")
     (d / "Project.toml").write_text(project)
     (d / "Manifest.toml").write_text(manifest)
-    only_own_errors(read_project, str(d))
+    only(UsageError, read_project, str(d))

@@ -5,10 +5,13 @@ those bytes, and only trusted keys count."""
 import json
 from datetime import datetime, timedelta, timezone
 
+import os
+
 import pytest
 
-from depotdelivery import channels, signing
-from depotdelivery.errors import ImageInvalid
+from depotdelivery import channels, signing, trust
+from depotdelivery.errors import ConfigError, ImageInvalid, PublishError
+from depotdelivery.trust import TrustAnchors
 from depotdelivery.model import (ChannelRecord, FileEntry, ImageManifest, PackagePin, Variant,
                                  canonical_bytes, parse_manifest, sha256_hex)
 
@@ -99,21 +102,42 @@ def test_channel_records_refuse_rollback_freeze_and_replay(keypair, tmp_path):
     rec2 = channels.new_record(root, "stable", "b" * 64, ("x86-64",), expires_in=timedelta(days=1), now=now)
     channels.write_record(root, rec2, sk)
     assert channels.versions(root, "stable") == [1, 2]
-    latest, _ = channels.latest(root, "stable", {pk.keyid: pk})
+    anchors = TrustAnchors.from_keys([pk])
+    latest, _ = channels.latest(root, "stable", anchors, now=now)
     assert latest.version == 2 and latest.image == "b" * 64
     with pytest.raises(ImageInvalid, match="rollback"):
-        channels.check_freshness(rec1, now=now, highest_seen=2)
+        channels.latest(root, "stable", anchors, now=now, highest_seen=3)
     with pytest.raises(ImageInvalid, match="expired"):
-        channels.check_freshness(rec2, now=now + timedelta(days=2), highest_seen=2)
+        channels.latest(root, "stable", anchors, now=now + timedelta(days=2), highest_seen=2)
     # A validly signed old record copied to the newest version's name: replay.
     old = channels.read_record(root, "stable", 1)
     with pytest.raises(ImageInvalid, match="replayed"):
-        channels.parse_record(old, {pk.keyid: pk}, name="stable", version=3)
+        trust.open_channel_record(old, anchors, name="stable", version=3)
+    # A revoked key verifies nothing, wherever the record is read.
+    with pytest.raises(ConfigError, match="revoked"):
+        TrustAnchors.from_keys([pk], revoked=[pk.keyid])
+
+
+def test_channel_versions_have_one_width_and_range(keypair, tmp_path):
+    """A file planted outside the range is no version: readers and
+    `channel set` ignore it alike, and the highest version is refused."""
+    sk, pk = keypair
+    root = str(tmp_path)
+    d = os.path.join(root, "channels", "stable")
+    os.makedirs(d)
+    for planted in ("99999999999.json", "0000000000.json", "000000001.json", "abcdefghij.json"):
+        open(os.path.join(d, planted), "w").close()
+    assert channels.versions(root, "stable") == []
+    rec = channels.new_record(root, "stable", H, ("x86-64",), expires_in=timedelta(days=1))
+    assert rec.version == 1
+    open(os.path.join(d, "9999999999.json"), "w").close()
+    with pytest.raises(PublishError, match="highest version"):
+        channels.new_record(root, "stable", H, ("x86-64",), expires_in=timedelta(days=1))
 
 
 def test_channel_record_versions_are_never_replaced(keypair, tmp_path):
     sk, _ = keypair
     rec = ChannelRecord("stable", H, 1, "2026-12-01T00:00:00Z", "2026-11-25T00:00:00Z")
     channels.write_record(str(tmp_path), rec, sk)
-    with pytest.raises(Exception, match="already exists"):
+    with pytest.raises(PublishError, match="already exists"):
         channels.write_record(str(tmp_path), rec, sk)

@@ -1,64 +1,63 @@
-"""Verification records (wrapper/verified.py): root's Prolog hashes an image
-once, and a job's wrapper skips hashing only when the record is root's (or
-its own) and vouches for exactly the files it would hash, unchanged."""
+"""Verification records (wrapper/verified.py): root's Prolog verifies an
+image once, and a job's wrapper skips verifying only when the record is
+root's (or its own) and covers exactly this variant's closed world,
+unchanged, with the stats verification itself took."""
 
 import os
 import time
 
 import pytest
 
-from depotdelivery.model import FileEntry, ImageManifest, PackagePin, Variant
-from depotdelivery.wrapper import verified
-from depotdelivery.wrapper.verify import VerifiedImage, check_no_extra_files
+import synthetic
+from depotdelivery.signing import generate
+from depotdelivery.trust import TrustAnchors
+from depotdelivery.wrapper import verified, verify
 
-H = "a" * 64
 USER = 54321  # a uid with no folder of its own: it reads root's records
+LEVEL = "x86-64"
 
 
 @pytest.fixture
 def image(tmp_path):
-    store = tmp_path / "store"
-    files = {("image", "variants/x86-64/sys.so"): b"sysimage", ("image", "depot/compiled/v1.5/A/x.ji"): b"ji",
-             ("pool", "packages/A/abc/src/A.jl"): b"module A end"}
-    for (root, rel), data in files.items():
-        p = store / ("images/" + H if root == "image" else "pool") / rel
-        p.parent.mkdir(parents=True, exist_ok=True)
-        p.write_bytes(data)
-    m = ImageManifest(name="demo", created="2026-11-25T00:00:00Z", julia_version="1.5.3",
-                      store_path=str(store), project_sha256=H, manifest_sha256=H, workload_sha256="",
-                      packages=(PackagePin("A", "u", "0.1.0", "t"),),
-                      variants=(Variant("x86-64", "x86-64", "variants/x86-64/sys.so"),),
-                      files=tuple(FileEntry(r, p, H, len(d), 0o644, 0) for (r, p), d in files.items()))
+    key = generate()
+    synthetic.write_build(str(tmp_path / "build"))
+    pub = synthetic.publish(str(tmp_path / "build"), str(tmp_path / "store"), key)
+    img = verify.read_manifest(pub.store, pub.image_id, TrustAnchors.from_keys([key.public()]))
     cache = tmp_path / "cache"
     cache.mkdir()
     os.chmod(cache, 0o1777)
-    return VerifiedImage(str(store), H, m, "key"), str(cache)
+    return img, str(cache)
 
 
 def _root_record(img, cache):
     base = os.path.join(cache, "u0")
     os.makedirs(base, mode=0o700, exist_ok=True)
-    files = img.manifest.files_for("x86-64")
-    assert verified.store(base, img, "x86-64", files, check_no_extra_files(img, files), public=True)
-    return verified.record_path(base, img.store_root, img.image_id, "x86-64")
+    world = img.world(LEVEL)
+    assert verified.store(base, img, world, verify.verify_world(img, world), None, public=True)
+    return verified.record_path(base, img.store_root, img.image_id, LEVEL)
+
+
+def _load(img, cache, token=None):
+    return verified.load_trusted(cache, USER, img, img.world(LEVEL), token)
 
 
 def test_roots_record_is_world_readable_and_trusted_by_a_user(image):
     img, cache = image
     path = _root_record(img, cache)
     assert os.stat(path).st_mode & 0o777 == 0o644 and os.stat(os.path.join(cache, "u0")).st_mode & 0o777 == 0o755
-    walked = verified.load_trusted(cache, USER, img, "x86-64", img.manifest.files_for("x86-64"))
-    assert walked and os.path.join(img.image_dir, "depot") in walked
+    watch = _load(img, cache)
+    assert watch and os.path.join(img.image_dir, "depot") in dict(watch)
 
 
 def test_a_changed_file_voids_the_record(image):
     img, cache = image
     _root_record(img, cache)
     sysimage = os.path.join(img.image_dir, "variants/x86-64/sys.so")
+    os.chmod(os.path.dirname(sysimage), 0o755)
     with open(sysimage + ".new", "wb") as f:
-        f.write(b"SYSIMAGE")  # same size, other bytes, a new inode
+        f.write(open(sysimage, "rb").read().upper())  # same size, other bytes, a new inode
     os.rename(sysimage + ".new", sysimage)
-    assert verified.load_trusted(cache, USER, img, "x86-64", img.manifest.files_for("x86-64")) is None
+    assert _load(img, cache) is None
 
 
 def test_an_extra_file_where_julia_reads_voids_the_record(image):
@@ -66,29 +65,43 @@ def test_an_extra_file_where_julia_reads_voids_the_record(image):
     _root_record(img, cache)
     with open(os.path.join(img.image_dir, "depot/compiled/v1.5/A/evil.ji"), "wb") as f:
         f.write(b"x")
-    assert verified.load_trusted(cache, USER, img, "x86-64", img.manifest.files_for("x86-64")) is None
+    assert _load(img, cache) is None
 
 
-def test_a_record_vouches_only_for_exactly_its_files(image):
+def test_a_path_proven_absent_that_appears_voids_the_record(image):
     img, cache = image
     _root_record(img, cache)
-    fewer = img.manifest.files_for("x86-64")[:-1]
-    assert verified.load_trusted(cache, USER, img, "x86-64", fewer) is None
+    os.makedirs(os.path.join(img.store_root, "pool/packages/A/QnyP"))
+    assert _load(img, cache) is None
+
+
+def test_a_record_vouches_only_for_exactly_its_world(image):
+    img, cache = image
+    path = _root_record(img, cache)
+    rec = verified.nodecache.load(path, (0,))
+    rec["watch"] = rec["watch"][:-1]
+    assert verified.nodecache.store(path, rec, public=True)
+    assert _load(img, cache) is None
+
+
+def test_a_record_of_another_cvmfs_revision_is_not_believed(image):
+    img, cache = image
+    _root_record(img, cache)
+    assert _load(img, cache, token=(img.store_root, 1, b"roothash")) is None
 
 
 def test_a_record_someone_else_could_write_is_not_believed(image):
     img, cache = image
     path = _root_record(img, cache)
-    files = img.manifest.files_for("x86-64")
     os.chown(path, USER, -1)  # root's folder, another user's file
-    assert verified.load_trusted(cache, USER, img, "x86-64", files) is None
+    assert _load(img, cache) is None
     os.chown(path, 0, -1)
     os.chmod(os.path.join(cache, "u0"), 0o777)  # anyone could have put it there
-    assert verified.load_trusted(cache, USER, img, "x86-64", files) is None
+    assert _load(img, cache) is None
 
 
 def test_an_expired_record_is_not_believed(image, monkeypatch):
     img, cache = image
     _root_record(img, cache)
     monkeypatch.setattr(time, "time", lambda: 2 ** 40)
-    assert verified.load_trusted(cache, USER, img, "x86-64", img.manifest.files_for("x86-64")) is None
+    assert _load(img, cache) is None

@@ -1,16 +1,19 @@
 """The per-launch fast path: re-use a launch plan the full wrapper wrote.
 
-This module imports only built-in modules (os, sys, marshal, time, zlib):
+This module imports only built-in modules (os, sys, marshal, time, zlib)
+and plan.py, which builds and execs the job exactly as the full path does:
 Python's start is ~10 ms and the wrapper's whole budget is 20 ms, so the
 common case (an image this user or root already verified on this node) must
 not pay for tomllib, json, dataclasses or PyNaCl.
 
 A plan is believed only if *everything* it was computed from is unchanged:
 the request, the site config file, the trusted key files, the CPU flags and
-overrides, the channel's newest record, and the stat of every verified file
-and folder (size, mtime, ctime, inode, device, mode; ctime cannot be set by
-users).  Any doubt -> return None, and the full wrapper verifies from
-scratch.  A plan lives in the user's own 0700 folder (or root's) and is
+overrides, the channel's newest record, no newer record seen on this node
+by anyone, the stat of every verified file and folder (size, mtime, ctime,
+inode, device, mode; ctime cannot be set by users) as taken through the
+descriptor that was hashed, every path of the closed world still absent,
+and on a CVMFS store the repository's root hash.  Any doubt -> return None,
+and the full wrapper verifies from scratch (DEPOTDELIVERY_DEBUG=1 says why).  A plan lives in the user's own 0700 folder (or root's) and is
 ignored if anyone else could have written it.
 """
 
@@ -20,7 +23,9 @@ import sys
 import time
 import zlib
 
-PLAN_VERSION = 3
+from . import plan as launch_plan
+
+PLAN_VERSION = 4
 DEFAULT_CONFIG = "/etc/depotdelivery/site.toml"
 DEFAULT_CACHE_DIR = "/var/cache/depotdelivery"
 
@@ -93,6 +98,33 @@ def safe_dir(path, owner):
     return (st.st_mode & 0o170000) == 0o040000 and st.st_uid == owner and not st.st_mode & 0o022
 
 
+def shared_cache(cache_dir):
+    """The site's cache folder can hold every user's folder only if root owns
+    it and, when others may write into it, it is sticky (like /tmp): then no
+    user can take another's u<uid> name or remove root's records."""
+    try:
+        st = os.lstat(cache_dir)
+    except OSError:
+        return False
+    return ((st.st_mode & 0o170000) == 0o040000 and st.st_uid == 0
+            and (not st.st_mode & 0o022 or bool(st.st_mode & 0o1000)))
+
+
+def fallback_base(uid):
+    """Where a user's cache lives when the site's cache folder is missing or
+    not root's: one private folder per user on local disk, re-used by every
+    launch (never a folder per job)."""
+    top = os.environ.get("DEPOTDELIVERY_FALLBACK_CACHE") or "/var/tmp"
+    return os.path.join(top, "depotdelivery-u%d" % uid)
+
+
+def user_base(cache_dir, uid):
+    """This user's cache folder (it may not exist yet)."""
+    if shared_cache(cache_dir):
+        return os.path.join(cache_dir, "u%d" % uid)
+    return fallback_base(uid)
+
+
 def cpu_flags_line(cpuinfo):
     path = cpuinfo or os.environ.get("DEPOTDELIVERY_CPUINFO") or "/proc/cpuinfo"
     try:
@@ -107,47 +139,100 @@ def cpu_flags_line(cpuinfo):
     return data[i + 1: j if j > 0 else len(data)]
 
 
+def debug(reason):
+    """One line on stderr with DEPOTDELIVERY_DEBUG=1; free when off."""
+    if os.environ.get("DEPOTDELIVERY_DEBUG") == "1":
+        sys.stderr.write("depotdelivery: debug: %s\n" % reason)
+
+
 def find_plan(key, cpuinfo):
-    """-> (argv, env) to exec, or None."""
+    """-> the stored launch plan to execute, or None."""
     config_path = key[0]
     cache_dir = config_cache_dir(config_path)
     if cache_dir is None:
+        debug("no plan: the site config's cache_dir is not a plain quoted string")
         return None
     uid = os.getuid()
-    candidates = [(os.path.join(cache_dir, "u%d" % uid), uid)]
-    if uid != 0:
+    candidates = [(user_base(cache_dir, uid), uid)]
+    if uid != 0 and shared_cache(cache_dir):
         candidates.append((os.path.join(cache_dir, "u0"), 0))
     for base, owner in candidates:
         if not safe_dir(base, owner):
             continue
         plan = load_owned(plan_path(base, key), (owner,), PLAN_VERSION)
-        if plan is not None and plan_holds(plan, key, cpuinfo):
-            return plan["argv"], plan["env"]
+        if plan is None:
+            continue
+        why = plan_fails(plan, key, cpuinfo)
+        if why is None:
+            return plan["launch"]
+        debug("plan in %s not used: %s" % (base, why))
     return None
 
 
-def plan_holds(plan, key, cpuinfo):
+def watch_fails(watch):
+    """None if every (path, key) still holds, else the first path that does not.
+    key None: must be absent; 3 items: same folder (inode, device, type);
+    6 items: the full stat."""
+    for path, sk in watch:
+        try:
+            st = os.lstat(path)
+        except (FileNotFoundError, NotADirectoryError):
+            if sk is None:
+                continue
+            return path
+        if sk is None:
+            return path
+        if len(sk) == 3:
+            if (st.st_ino, st.st_dev, st.st_mode) != sk:
+                return path
+        elif (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_dev, st.st_mode) != sk:
+            return path
+    return None
+
+
+def cvmfs_root_hash(root):
+    """The repository's root hash (CVMFS clients serve it as an extended
+    attribute of any directory); None if unreadable."""
+    try:
+        return os.getxattr(root, "user.root_hash")
+    except OSError:
+        return None
+
+
+def plan_fails(plan, key, cpuinfo):
+    """None if the plan holds, else the reason it does not."""
     try:
         if plan["request"] != key:
-            return False
-        for path, sk in plan["watch"]:
-            if stat_key(path) != sk:
-                return False
+            return "another request"
+        token = plan.get("store_token")
+        if token:
+            root, dev, root_hash = token
+            if os.stat(root).st_dev != dev or cvmfs_root_hash(root) != root_hash:
+                return "the CVMFS repository has a new revision"
+        bad = watch_fails(plan["watch"])
+        if bad is not None:
+            return "%s changed" % bad
         if plan["cpu_flags"] != cpu_flags_line(cpuinfo):
-            return False
+            return "CPU flags changed"
         if time.time() >= plan["expires"]:
-            return False
+            return "expired"
         ch = plan.get("channel")
         if ch:
             chdir, newest = ch
             names = [n for n in os.listdir(chdir) if n.endswith(".json") and len(n) == 15]
             if not names or max(names) != newest:
-                return False
+                return "the channel has another newest record"
+        seen = plan.get("seen")
+        if seen:
+            folder, pre, version = seen
+            for n in os.listdir(folder):
+                if n.startswith(pre) and n[len(pre):len(pre) + 10] > "%010d" % version:
+                    return "a newer channel record was seen on this node"
         if not os.path.isdir(plan["depot"]):
-            return False
-    except (OSError, KeyError, TypeError, ValueError):
-        return False
-    return True
+            return "the writable depot is gone"
+    except (OSError, KeyError, TypeError, ValueError) as e:
+        return "unreadable (%s)" % e
+    return None
 
 
 def job_ref(channel, image, environ=os.environ):
@@ -213,8 +298,8 @@ def request(store, channel, image, cpuinfo, command):
     """A launch as the fast path sees it: (plan key, cpuinfo, command)."""
     channel, image = job_ref(channel, image)
     config_path = os.environ.get("DEPOTDELIVERY_CONFIG") or DEFAULT_CONFIG
-    is_julia = bool(command) and os.path.basename(command[0]) == "julia"
-    return request_key(config_path, store, channel, image, cpuinfo, is_julia), cpuinfo, command
+    return (request_key(config_path, store, channel, image, cpuinfo, launch_plan.is_julia(command)),
+            cpuinfo, command)
 
 
 def wait_for_peer(req):
@@ -228,7 +313,7 @@ def wait_for_peer(req):
     if cache_dir is None:
         return None
     uid = os.getuid()
-    base = os.path.join(cache_dir, "u%d" % uid)
+    base = user_base(cache_dir, uid)
     try:
         if not os.path.isdir(base):
             os.mkdir(base, 0o700)
@@ -245,19 +330,11 @@ def wait_for_peer(req):
 def try_exec(req):
     """Exec the job if a valid plan exists; return only when there is none."""
     key, cpuinfo, command = req
-    is_julia = key[-1]
     found = find_plan(key, cpuinfo)
     if found is None:
         return
-    prefix, env_add = found
-    argv = list(prefix) + list(command[1:]) if is_julia else list(command)
-    env = dict(os.environ)
-    for k, v in env_add.items():
-        if k == "PATH" and not is_julia:
-            v = v + os.pathsep + env.get("PATH", "/usr/bin:/bin")
-        env[k] = v
-    sys.stdout.flush()
+    argv, env = launch_plan.compose(found, command, os.environ)
     try:
-        os.execve(argv[0], argv, env) if is_julia else os.execvpe(argv[0], argv, env)
+        launch_plan.execute(argv, env)
     except OSError:
         return  # let the full wrapper report it properly

@@ -13,25 +13,29 @@ from __future__ import annotations
 
 import os
 import shutil
-import sys
 import tempfile
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
-from depotdelivery import channels
+from depotdelivery.closedworld import World
 from depotdelivery.config import SiteConfig, config_path, load_config
 from depotdelivery.detect import Detection, detect
-from depotdelivery.errors import ConfigError, UsageError
+from depotdelivery.errors import ConfigError, StoreUnavailable, UsageError
 from depotdelivery.model import parse_utc
 from depotdelivery.stores import readable_root
 
-from . import fastpath, nodecache, verified
+from . import fastpath, nodecache, plan, seen, verified
+from .cvmfs_node import store_token
 from .hydrate import clean, hydrate
-from .verify import (check_no_extra_files, read_manifest, resolve_image_ref, select_variant,
-                     trusted_keys, verify_channel, verify_files)
+from .verify import (VerifiedImage, Watch, read_manifest, resolve_image_ref, select_variant, trusted_keys,
+                     verify_channel, verify_world)
 
 PLAN_MAX_AGE_S = 24 * 3600  # even an unchanged image is re-verified daily
+# Where the job's Julia looks, fixed (README "Verification"): the active
+# project (the image's) and the standard library; no `@v#.#`, so Julia never
+# probes `environments/` inside any depot of the store.
+JULIA_LOAD_PATH = "@:@stdlib"
 
 
 @dataclass(frozen=True)
@@ -45,8 +49,11 @@ class LaunchRequest:
 
 @dataclass(frozen=True)
 class Launch:
-    """What will be exec'd, and why (for logs, `--dry-run` and tests)."""
+    """What will be exec'd, and why (for logs, `--dry-run` and tests).
+    `plan` is what the fast path stores and re-uses; argv and env are
+    plan.compose(plan, command, environment) -- for both paths."""
 
+    plan: dict
     argv: tuple[str, ...]
     env: dict
     image_id: str
@@ -56,29 +63,19 @@ class Launch:
     depot: str
 
 
-def _seen_path(base: str) -> str:
-    return os.path.join(base, "channels-seen")
-
-
-def _highest_seen(cfg: SiteConfig, uid: int, store_root: str, name: str) -> int:
-    best = 0
-    for base in nodecache.trusted_dirs(cfg.cache_dir, uid):
-        owner = uid if base.endswith(f"u{uid}") else 0
-        rec = nodecache.load(_seen_path(base), (owner,))
-        if rec:
-            best = max(best, int(rec.get("seen", {}).get(f"{store_root}\0{name}", 0)))
-    return best
-
-
-def _remember_seen(base: str | None, store_root: str, name: str, version: int, uid: int) -> None:
-    if base is None:
-        return
-    rec = nodecache.load(_seen_path(base), (uid,)) or {}
-    seen = dict(rec.get("seen", {}))
-    key = f"{store_root}\0{name}"
-    if seen.get(key, 0) < version:
-        seen[key] = version
-        nodecache.store(_seen_path(base), {"seen": seen})
+def _verify_image(cfg: SiteConfig, uid: int, img: VerifiedImage, world: World) -> tuple[Watch, tuple | None, bool]:
+    """The closed world's watch list: from a trusted record, else verified
+    now.  On a CVMFS store the repository's root hash must be the same
+    before and after (a new revision in between proves nothing)."""
+    for _attempt in range(2):
+        token = store_token(img.store_root)
+        watch = verified.load_trusted(cfg.cache_dir, uid, img, world, token)
+        if watch is not None:
+            return watch, token, False
+        watch = verify_world(img, world)
+        if store_token(img.store_root) == token:
+            return watch, token, True
+    raise StoreUnavailable(f"store {img.store_root} changed revision twice while it was verified; retry")
 
 
 def prepare(req: LaunchRequest, *, cfg: SiteConfig | None = None, now: datetime | None = None,
@@ -90,39 +87,36 @@ def prepare(req: LaunchRequest, *, cfg: SiteConfig | None = None, now: datetime 
     now = now or datetime.now(timezone.utc)
     det = detect(cpuinfo=req.cpuinfo or None, cap=cfg.max_level)
     store_root = os.path.realpath(readable_root(req.store or cfg.default_store()))
-    keys = trusted_keys(cfg.trusted_keys, cfg.revoked_keys)
-    if not keys:
-        raise ConfigError(f"{cfg.path}: no trusted_keys (or all revoked): nothing can be verified; "
-                          "list the publisher's .pub files in trusted_keys")
+    anchors = trusted_keys(cfg.trusted_keys, cfg.revoked_keys, where=cfg.path)
     uid = os.getuid()
     own = nodecache.user_dir(cfg.cache_dir, uid, create=True)
-    channel_watch = None
+    node_wide = seen.node_wide_dir(cfg.cache_dir)
+    seen_dirs = [d for d in (node_wide, own) if d]
+    channel_watch = seen_watch = None
     expires = time.time() + PLAN_MAX_AGE_S
     channel = req.channel or ("" if req.image else cfg.default_channel)
     if channel:
-        rec, rec_path = verify_channel(store_root, channel, keys, now=now,
-                                       highest_seen=_highest_seen(cfg, uid, store_root, channel))
-        _remember_seen(own, store_root, channel, rec.version, uid)
+        highest = seen.highest_seen(seen_dirs, store_root, channel, anchors)
+        rec, data, rec_path = verify_channel(store_root, channel, anchors, now=now, highest_seen=highest)
+        seen.remember(node_wide or own, store_root, channel, rec.version, data)
         image_id = rec.image
         channel_watch = (os.path.dirname(rec_path), os.path.basename(rec_path))
+        if node_wide:
+            seen_watch = (node_wide, seen.prefix(store_root, channel), rec.version)
         expires = min(expires, parse_utc(rec.expires).timestamp())
+        img = read_manifest(store_root, image_id, anchors, named_by_store=True)
     elif req.image:
         image_id = resolve_image_ref(store_root, req.image)
+        img = read_manifest(store_root, image_id, anchors, named_by_store=False)
     else:
         raise UsageError("no image given: pass --channel NAME or --image ID "
                          "(or set default_channel in the site config)")
-    img = read_manifest(store_root, image_id, keys)
     level = select_variant(img.manifest, det.level, why=det.reason)
     variant = img.manifest.variant(level.name)
-    files = img.manifest.files_for(level.name)
-    # Root's Prolog (or this user) may have hashed exactly these files already.
-    walked = verified.load_trusted(cfg.cache_dir, uid, img, level.name, files)
-    from_scratch = walked is None
-    if walked is None:
-        files = verify_files(img, level.name)
-        walked = check_no_extra_files(img, files)
-        if own:
-            verified.store(own, img, level.name, files, walked, public=(uid == 0))
+    world = img.world(level.name)
+    watch, token, from_scratch = _verify_image(cfg, uid, img, world)
+    if from_scratch and own:
+        verified.store(own, img, world, watch, token, public=(uid == 0))
     sysimage = os.path.join(img.image_dir, variant.sysimage)
     project = os.path.join(img.image_dir, "project")
     julia = shutil.which(cfg.julia)
@@ -134,33 +128,32 @@ def prepare(req: LaunchRequest, *, cfg: SiteConfig | None = None, now: datetime 
         own = None  # the cache is unusable: no plan either, verify again next time
     if own:
         clean(own, max_age_days=cfg.cache_max_age_days, max_bytes=cfg.cache_max_bytes, keep=image_id)
-    depot_path = os.pathsep.join([depot, os.path.join(img.image_dir, "depot"),
-                                  os.path.join(store_root, "pool")])
     env_add = dict(cfg.julia_env)
     env_add.setdefault("JULIA_PKG_SERVER", "")
-    env_add.update({"JULIA_DEPOT_PATH": depot_path, "JULIA_PROJECT": project,
-                    "DEPOTDELIVERY_IMAGE_ID": image_id, "DEPOTDELIVERY_VARIANT": level.name,
-                    "DEPOTDELIVERY_SYSIMAGE": sysimage, "DEPOTDELIVERY_CPU_TARGET": variant.cpu_target,
-                    "DEPOTDELIVERY_NODE_LEVEL": det.level.name, "PATH": os.path.join(depot, "bin")})
-    is_julia = os.path.basename(req.command[0]) == "julia"
-    prefix = (julia, "-J", sysimage, f"--project={project}")
-    argv = prefix + tuple(req.command[1:]) if is_julia else tuple(req.command)
+    env_add.update({
+        "JULIA_DEPOT_PATH": os.pathsep.join([depot, os.path.join(img.image_dir, "depot"),
+                                             os.path.join(store_root, "pool")]),
+        "JULIA_LOAD_PATH": JULIA_LOAD_PATH, "JULIA_PROJECT": project,
+        # Nothing is ever fetched on a node: Pkg stays offline.
+        "JULIA_PKG_OFFLINE": "true",
+        "DEPOTDELIVERY_IMAGE_ID": image_id, "DEPOTDELIVERY_VARIANT": level.name,
+        "DEPOTDELIVERY_SYSIMAGE": sysimage, "DEPOTDELIVERY_CPU_TARGET": variant.cpu_target,
+        "DEPOTDELIVERY_NODE_LEVEL": det.level.name})
+    env_add.pop("PATH", None)
+    the_plan = {"argv": (julia, "-J", sysimage, f"--project={project}"), "env": env_add,
+                "path": os.path.join(depot, "bin")}
     if own and write_plan:
-        key = fastpath.request_key(config_path(), req.store, req.channel, req.image, req.cpuinfo, is_julia)
-        watch = [(p, nodecache.stat_key(p)) for p in
-                 [img.path_of(f) for f in files] + walked +
-                 [os.path.join(img.image_dir, "manifest.json"), os.path.join(img.image_dir, "manifest.sig"),
-                  cfg.path, *cfg.trusted_keys] + ([os.path.join(*channel_watch)] if channel_watch else [])
-                 if os.path.exists(p)]
-        plan = {"v": fastpath.PLAN_VERSION, "request": key, "watch": watch,
-                "cpu_flags": fastpath.cpu_flags_line(req.cpuinfo or None), "expires": expires,
-                "channel": channel_watch, "depot": depot, "argv": prefix, "env": env_add}
-        nodecache.store(fastpath.plan_path(own, key), plan, version=fastpath.PLAN_VERSION)
-    env = dict(os.environ)
-    env.update({k: v for k, v in env_add.items() if k != "PATH"})
-    env["PATH"] = env_add["PATH"] + os.pathsep + os.environ.get("PATH", "/usr/bin:/bin")
-    return Launch(argv=argv, env=env, image_id=image_id, level=level.name, detection=det,
-                  verified_from_scratch=from_scratch, depot=depot)
+        key = fastpath.request_key(config_path(), req.store, req.channel, req.image, req.cpuinfo,
+                                   plan.is_julia(req.command))
+        site_files = [(p, fastpath.stat_key(p)) for p in (cfg.path, *cfg.trusted_keys) if os.path.exists(p)]
+        stored = {"v": fastpath.PLAN_VERSION, "request": key, "watch": list(watch) + site_files,
+                  "store_token": token, "cpu_flags": fastpath.cpu_flags_line(req.cpuinfo or None),
+                  "expires": expires, "channel": channel_watch, "seen": seen_watch, "depot": depot,
+                  "launch": the_plan}
+        nodecache.store(fastpath.plan_path(own, key), stored, version=fastpath.PLAN_VERSION)
+    argv, env = plan.compose(the_plan, req.command, os.environ)
+    return Launch(plan=the_plan, argv=tuple(argv), env=env, image_id=image_id, level=level.name,
+                  detection=det, verified_from_scratch=from_scratch, depot=depot)
 
 
 def _hydrate_somewhere(own: str | None, uid: int, image_id: str, **kw) -> str:
@@ -186,11 +179,7 @@ def _scratch_base(uid: int) -> str:
 
 
 def execute(launch: Launch) -> None:
-    sys.stdout.flush()
-    sys.stderr.flush()
     try:
-        if launch.argv and os.path.isabs(launch.argv[0]):
-            os.execve(launch.argv[0], list(launch.argv), launch.env)
-        os.execvpe(launch.argv[0], list(launch.argv), launch.env)
+        plan.execute(list(launch.argv), launch.env)
     except OSError as e:
         raise UsageError(f"cannot exec {launch.argv[0]}: {e.strerror}") from None

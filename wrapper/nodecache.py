@@ -1,8 +1,13 @@
-"""The node-local cache: verification records, channel versions seen, and
-hydrated depots.  It is a trust boundary (traps.md #3):
+"""The node-local cache: verification records, launch plans and hydrated
+depots.  It is a trust boundary: if user A could write the record that
+says "image X verified", A would decide what user B runs.  So:
 
-* each user has ``<cache_dir>/u<uid>/`` (mode 0700, owned by that user);
-  root's ``u0`` is written by root only (the Slurm Prolog, a cron job);
+* ``<cache_dir>`` is root's, mode 1777 (the site set-up makes it; root's
+  wrapper makes it when missing); each user has ``<cache_dir>/u<uid>/``
+  (mode 0700, owned by that user); root's ``u0`` is written by root only
+  (the Slurm Prolog, a cron job).  Where the cache folder is missing or not
+  root's, each user falls back to one private folder on local disk
+  (fastpath.fallback_base), so launches stay fast and nothing leaks;
 * a record is believed only if it, and its folder, belong to the reading user
   or to root and no one else can write them; otherwise it is ignored and
   the image is verified again from scratch;
@@ -19,43 +24,48 @@ import marshal
 import os
 import secrets
 
-RECORD_VERSION = 2
+RECORD_VERSION = 3
+from .fastpath import load_owned, safe_dir, shared_cache, stat_key, user_base
 
-
-from .fastpath import load_owned, safe_dir as _safe_dir, stat_key  # noqa: F401  (one implementation)
+__all__ = ["load", "load_owned", "safe_dir", "stat_key", "store", "trusted_dirs", "user_dir"]
 
 
 def user_dir(cache_dir: str, uid: int, *, create: bool) -> str | None:
-    """This user's private cache folder, or None when it cannot be trusted or made."""
-    d = os.path.join(cache_dir, f"u{uid}")
-    if _safe_dir(d, uid):
+    """This user's private cache folder, or None when it cannot be trusted or
+    made.  The site's cache folder must be root's (README, site set-up): a
+    user never creates it, since whoever owns it could remove or replace
+    every other user's folder.  Root creates it (mode 1777) when missing."""
+    if create and os.geteuid() == 0 and not os.path.lexists(cache_dir):
+        try:
+            os.makedirs(cache_dir, mode=0o755, exist_ok=True)
+            os.chmod(cache_dir, 0o1777)  # shared by every user: sticky, like /tmp
+        except OSError:
+            pass
+    d = user_base(cache_dir, uid)
+    if safe_dir(d, uid):
         return d
     if not create:
         return None
     try:
-        if not os.path.isdir(cache_dir):
-            os.makedirs(cache_dir, mode=0o755, exist_ok=True)
-            if os.geteuid() == 0:
-                # Shared by every user: sticky, like /tmp.
-                os.chmod(cache_dir, 0o1777)
         os.mkdir(d, 0o700)
     except FileExistsError:
         pass
     except OSError:
         return None
-    return d if _safe_dir(d, uid) else None
+    return d if safe_dir(d, uid) else None
 
 
-def trusted_dirs(cache_dir: str, uid: int) -> list[str]:
-    """Where this user may read records from: their own folder, then root's."""
+def trusted_dirs(cache_dir: str, uid: int) -> list[tuple[str, int]]:
+    """Where this user may read records from, with the owner each record
+    there must have: their own folder, then root's."""
     out = []
-    own = os.path.join(cache_dir, f"u{uid}")
-    if _safe_dir(own, uid):
-        out.append(own)
-    if uid != 0:
+    own = user_base(cache_dir, uid)
+    if safe_dir(own, uid):
+        out.append((own, uid))
+    if uid != 0 and shared_cache(cache_dir):
         root = os.path.join(cache_dir, "u0")
-        if _safe_dir(root, 0):
-            out.append(root)
+        if safe_dir(root, 0):
+            out.append((root, 0))
     return out
 
 

@@ -88,7 +88,8 @@ def _validate(args):
     if node.image_id and node.image_id != image_id:
         raise UsageError(f"{args.node_fingerprint} is from image {node.image_id[:12]}, not {image_id[:12]}; "
                          "fingerprint the image you validate")
-    img = read_manifest(root, image_id, trusted_keys(cfg.trusted_keys, cfg.revoked_keys))
+    img = read_manifest(root, image_id, trusted_keys(cfg.trusted_keys, cfg.revoked_keys, where=cfg.path),
+                        named_by_store=False)
     variant = img.manifest.variant(node.variant) if node.variant in {v.level for v in img.manifest.variants} else None
     if variant is None or not variant.fingerprint:
         raise UsageError(f"image {image_id[:12]} has no build fingerprint for variant {node.variant or '?'}; "

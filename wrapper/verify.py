@@ -1,11 +1,16 @@
-"""Verify an image in a store before anything of it runs (fail closed).
+"""Verify an image in a store before anything of it runs (fail closed): the
+thin I/O shell around the pure trust core (depotdelivery.trust) and the
+closed world (depotdelivery.closedworld).
 
-The order is fixed, TUF-style: trusted keys -> channel record (signature,
-not rolled back, not expired) -> manifest (hash = image id, signed by a
-trusted key) -> the variant's files (sha256 and size of every file a job on
-that level may read; no unlisted files where Julia looks).  Each step either
-returns verified data or raises one of depotdelivery.errors, whose exit
-codes the batch systems act on.
+Order, fixed: trusted keys -> channel record -> manifest (hash = image id,
+signature) -> the variant's closed world: every folder's listing, every path
+that must be absent, every file's sha256 and size.  Each step returns
+verified data or raises a depotdelivery error (exit codes: README).
+
+Hash what you read: each file is hashed through one open descriptor; its
+fstat before and after hashing and the lstat of its path must agree, and
+that stat is what a launch plan or a verification record keeps -- never
+one taken later.  Folders the same: listed through one descriptor.
 
 Everything here reads the store; nothing writes to it.
 """
@@ -14,17 +19,32 @@ from __future__ import annotations
 
 import concurrent.futures
 import errno
+import hashlib
 import os
 import stat
 from dataclasses import dataclass
 from datetime import datetime
 
 from depotdelivery import channels
+from depotdelivery.closedworld import World, closed_world
 from depotdelivery.errors import ImageInvalid, RunElsewhere, StoreUnavailable, UsageError
-from depotdelivery.fsutil import hash_file
 from depotdelivery.levels import Level
-from depotdelivery.model import ChannelRecord, FileEntry, ImageManifest, is_image_id, parse_manifest
-from depotdelivery.signing import PublicKey, check_signatures
+from depotdelivery.model import ChannelRecord, FileEntry, ImageManifest, is_image_id
+from depotdelivery.trust import TrustAnchors, verify_manifest
+
+# (size, mtime, ctime, inode, device, mode): what a plan re-checks per file
+# and per closed folder; (inode, device, mode) for shared folders, whose
+# listing other images change; None for a path that must stay absent.
+StatKey = tuple[int, ...]
+Watch = list[tuple[str, "StatKey | None"]]
+
+
+def stat_key(st: os.stat_result) -> StatKey:
+    return (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_dev, st.st_mode)
+
+
+def identity_key(st: os.stat_result) -> StatKey:
+    return (st.st_ino, st.st_dev, st.st_mode)
 
 
 @dataclass(frozen=True)
@@ -42,19 +62,20 @@ class VerifiedImage:
         base = self.image_dir if f.root == "image" else os.path.join(self.store_root, "pool")
         return os.path.join(base, f.path)
 
+    def world(self, level: str) -> World:
+        return closed_world(self.manifest, self.image_id, level)
 
-def trusted_keys(paths: tuple[str, ...], revoked: frozenset[str]) -> dict[str, PublicKey]:
+
+def trusted_keys(paths: tuple[str, ...], revoked: frozenset[str], *, where: str = "the site config"
+                 ) -> TrustAnchors:
+    """Load the key files (I/O) into trust anchors (revoked keys removed)."""
     from depotdelivery.signing import load_public
-    keys = {}
-    for p in paths:
-        k = load_public(p)
-        if k.keyid not in revoked:
-            keys[k.keyid] = k
-    return keys
+    return TrustAnchors.from_keys([load_public(p) for p in paths], revoked, where=where)
 
 
 def resolve_image_ref(store_root: str, ref: str) -> str:
-    """A full image id, or a unique prefix of at least 8 hex digits."""
+    """A full image id, or a unique prefix of at least 8 hex digits (the
+    user's command line: every failure here is exit 64)."""
     ref = ref.strip().lower()
     if is_image_id(ref):
         return ref
@@ -71,34 +92,37 @@ def resolve_image_ref(store_root: str, ref: str) -> str:
     return hits[0]
 
 
-def verify_channel(store_root: str, name: str, keys: dict[str, PublicKey], *, now: datetime,
-                   highest_seen: int) -> tuple[ChannelRecord, str]:
-    """-> (record, path of the record file read)."""
-    rec, _ = channels.latest(store_root, name, keys)
-    channels.check_freshness(rec, now=now, highest_seen=highest_seen)
-    return rec, channels.record_path(store_root, name, rec.version)
+def verify_channel(store_root: str, name: str, anchors: TrustAnchors, *, now: datetime,
+                   highest_seen: int) -> tuple[ChannelRecord, bytes, str]:
+    """-> (record, its bytes, path of the record file read)."""
+    rec, data = channels.latest(store_root, name, anchors, now=now, highest_seen=highest_seen)
+    return rec, data, channels.record_path(store_root, name, rec.version)
 
 
-def read_manifest(store_root: str, image_id: str, keys: dict[str, PublicKey]) -> VerifiedImage:
+def read_manifest(store_root: str, image_id: str, anchors: TrustAnchors, *,
+                  named_by_store: bool = True) -> VerifiedImage:
+    """`named_by_store`: the id came from a signed channel record (a missing
+    image is then bad store data, 65), not from the user (64)."""
     image_dir = os.path.join(store_root, "images", image_id)
     try:
         with open(os.path.join(image_dir, "manifest.json"), "rb") as f:
-            data = f.read(64 << 20)
+            data = f.read(64 << 20 | 1)
         with open(os.path.join(image_dir, "manifest.sig"), "rb") as f:
-            sig = f.read(1 << 20)
+            sig = f.read(1 << 20 | 1)
     except FileNotFoundError:
         if not os.path.isdir(store_root):
             raise StoreUnavailable(f"store {store_root} vanished; check the mount") from None
         if not os.path.isdir(image_dir):
+            if named_by_store:
+                raise ImageInvalid(f"image {image_id[:12]} named by a signed channel record is not in "
+                                   f"store {store_root} (incomplete or tampered store); republish it") from None
             raise UsageError(f"image {image_id} is not in store {store_root}; "
                              "check the id (`depotdelivery ls`)") from None
         raise ImageInvalid(f"image {image_id[:12]}: manifest or signature missing "
                            "(truncated image); republish it") from None
     except OSError as e:
         raise StoreUnavailable(f"cannot read image {image_id[:12]} in {store_root}: {e.strerror}") from None
-    # Hash and signature are checked on the received bytes, before parsing.
-    manifest = parse_manifest(data, expected_id=image_id)
-    signer = check_signatures(data, sig, keys, what=f"image {image_id[:12]}")
+    manifest, signer = verify_manifest(data, sig, anchors, image_id=image_id)
     return VerifiedImage(store_root, image_id, manifest, signer)
 
 
@@ -111,71 +135,157 @@ def select_variant(manifest: ImageManifest, node_level: Level, *, why: str = "")
     return runnable[-1]
 
 
-def _check_one(img: VerifiedImage, f: FileEntry) -> None:
-    path = img.path_of(f)
-    try:
-        st = os.lstat(path)
-        if not stat.S_ISREG(st.st_mode):
-            raise ImageInvalid(f"image {img.image_id[:12]}: {f.path} is not a regular file (swapped?); "
-                               "do not run it, republish")
-        if st.st_size != f.size:
-            raise ImageInvalid(f"image {img.image_id[:12]}: {f.path} has {st.st_size} bytes, manifest says "
-                               f"{f.size} (truncated or tampered); republish the image")
-        digest, size = hash_file(path)
-    except FileNotFoundError:
+def _io_error(img: VerifiedImage, rel: str, e: OSError) -> Exception:
+    if isinstance(e, FileNotFoundError):
         if not os.path.isdir(img.store_root):
-            raise StoreUnavailable(f"store {img.store_root} vanished during verification; retry") from None
-        raise ImageInvalid(f"image {img.image_id[:12]}: {f.path} is missing (truncated image); "
-                           "republish it") from None
+            return StoreUnavailable(f"store {img.store_root} vanished during verification; retry")
+        return ImageInvalid(f"image {img.image_id[:12]}: {rel} is missing (truncated image); republish it")
+    if e.errno == errno.ELOOP:
+        return ImageInvalid(f"image {img.image_id[:12]}: {rel} is a symbolic link where the manifest has "
+                            "a file or folder (swapped?); do not run it, republish")
+    if e.errno in (errno.EIO, errno.ENOTCONN, errno.ESTALE, errno.ENODEV) or not os.path.isdir(img.store_root):
+        return StoreUnavailable(f"store {img.store_root} failed during verification ({e.strerror}); retry")
+    return ImageInvalid(f"image {img.image_id[:12]}: cannot read {rel} ({e.strerror})")
+
+
+def _changed(img: VerifiedImage, rel: str) -> ImageInvalid:
+    return ImageInvalid(f"image {img.image_id[:12]}: {rel} changed while it was verified (replaced or "
+                        "rewritten in the store); do not run it, republish")
+
+
+def hash_one(img: VerifiedImage, f: FileEntry) -> StatKey:
+    """sha256 and size of one file through one descriptor -> its stat key."""
+    path = img.path_of(f)
+    rel = os.path.relpath(path, img.store_root)
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
     except OSError as e:
-        if e.errno in (errno.EIO, errno.ENOTCONN, errno.ESTALE, errno.ENODEV) or not os.path.isdir(img.store_root):
-            raise StoreUnavailable(f"store {img.store_root} failed during verification ({e.strerror}); retry") from None
-        raise ImageInvalid(f"image {img.image_id[:12]}: cannot read {f.path} ({e.strerror})") from None
-    if digest != f.sha256 or size != f.size:
-        raise ImageInvalid(f"image {img.image_id[:12]}: {f.path} does not match its sha256 in the "
+        raise _io_error(img, rel, e) from None
+    try:
+        before = os.fstat(fd)
+        if not stat.S_ISREG(before.st_mode):
+            raise ImageInvalid(f"image {img.image_id[:12]}: {rel} is not a regular file (swapped?); "
+                               "do not run it, republish")
+        if before.st_size != f.size:
+            raise ImageInvalid(f"image {img.image_id[:12]}: {rel} has {before.st_size} bytes, manifest says "
+                               f"{f.size} (truncated or tampered); republish the image")
+        h = hashlib.sha256()
+        size = 0
+        buf = bytearray(1 << 20)
+        view = memoryview(buf)
+        while True:
+            n = os.readv(fd, [buf])
+            if not n:
+                break
+            h.update(view[:n])
+            size += n
+        after = os.fstat(fd)
+        now = os.lstat(path)
+    except ImageInvalid:
+        raise
+    except OSError as e:
+        raise _io_error(img, rel, e) from None
+    finally:
+        os.close(fd)
+    key = stat_key(before)
+    if stat_key(after) != key or stat_key(now) != key:
+        raise _changed(img, rel)
+    if size != f.size or h.hexdigest() != f.sha256:
+        raise ImageInvalid(f"image {img.image_id[:12]}: {rel} does not match its sha256 in the "
                            "manifest (tampered or from another image); do not run it, republish")
+    return key
 
 
-def watched_dirs(img: VerifiedImage, files: tuple[FileEntry, ...]) -> list[str]:
-    """Folders where Julia lists files (so an unlisted file there could be
-    read): the image's depot, and each package folder of the pool."""
-    dirs = set()
-    for f in files:
-        parts = f.path.split("/")
-        if f.root == "pool" and len(parts) >= 3:
-            top = os.path.join(img.store_root, "pool", *parts[:3])
-        elif f.root == "image" and parts[0] == "depot":
-            top = os.path.join(img.image_dir, "depot")
-        else:
+def list_one(img: VerifiedImage, rel: str) -> tuple[StatKey, list[str]]:
+    """A folder's listing through one descriptor -> (stat key, names)."""
+    path = os.path.join(img.store_root, rel)
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except NotADirectoryError:
+        raise ImageInvalid(f"image {img.image_id[:12]}: {rel} is not a folder (swapped?); "
+                           "do not run it, republish") from None
+    except OSError as e:
+        raise _io_error(img, rel, e) from None
+    try:
+        before = os.fstat(fd)
+        names = os.listdir(fd)
+        after = os.fstat(fd)
+        now = os.lstat(path)
+    except OSError as e:
+        raise _io_error(img, rel, e) from None
+    finally:
+        os.close(fd)
+    key = stat_key(before)
+    if stat_key(after) != key or stat_key(now) != key:
+        raise _changed(img, rel)
+    return key, names
+
+
+def _extra(img: VerifiedImage, rel: str) -> ImageInvalid:
+    return ImageInvalid(f"image {img.image_id[:12]}: unlisted {rel} where Julia looks (planted or "
+                        "from another build); do not run it, remove it or republish")
+
+
+def verify_world(img: VerifiedImage, world: World, *, threads: int = 0) -> Watch:
+    """Check every rule of the closed world; -> what a plan or record may
+    re-check later: [(absolute path, stat key, or None = must stay absent)]."""
+    watch: Watch = []
+    for rel in world.dirs():
+        path = os.path.join(img.store_root, rel) if rel else img.store_root
+        if rel in world.shared:
+            try:
+                st = os.lstat(path)
+            except OSError as e:
+                raise _io_error(img, rel, e) from None
+            if not stat.S_ISDIR(st.st_mode):
+                raise ImageInvalid(f"image {img.image_id[:12]}: {rel} is not a folder (swapped for a "
+                                   "link?); do not run it, republish")
+            watch.append((path, identity_key(st)))
             continue
-        dirs.add(top)
-    return sorted(dirs)
-
-
-def check_no_extra_files(img: VerifiedImage, files: tuple[FileEntry, ...]) -> list[str]:
-    """Raise on any unlisted entry under the watched folders; return every
-    folder walked (their stats go into the verification record)."""
-    listed = {img.path_of(f) for f in files}
-    walked = []
-    for top in watched_dirs(img, files):
-        for dirpath, dirnames, filenames in os.walk(top):
-            walked.append(dirpath)
-            for n in filenames + [d for d in dirnames if os.path.islink(os.path.join(dirpath, d))]:
-                p = os.path.join(dirpath, n)
-                if p not in listed:
-                    rel = os.path.relpath(p, img.store_root)
-                    raise ImageInvalid(f"image {img.image_id[:12]}: unlisted file {rel} where Julia "
-                                       "reads (extra file); do not run it, remove it or republish")
-    return walked
-
-
-def verify_files(img: VerifiedImage, level: str, *, threads: int = 0) -> tuple[FileEntry, ...]:
-    """Stream-hash every file a job on `level` may read (large files first,
-    in parallel: hashlib releases the GIL, so this runs at disk speed)."""
-    files = img.manifest.files_for(level)
-    order = sorted(files, key=lambda f: -f.size)
+        key, names = list_one(img, rel)
+        if rel in world.closed:
+            allowed = world.closed[rel]
+            for n in sorted(set(names) - allowed):
+                if n in world.markers.get(rel, ()):
+                    continue
+                raise _extra(img, f"{rel}/{n}")
+            for n in sorted(allowed - set(names)):
+                raise _io_error(img, f"{rel}/{n}", FileNotFoundError(errno.ENOENT, "missing"))
+        else:
+            for n in sorted(set(names) - world.subset[rel]):
+                raise _extra(img, f"{rel}/{n}")
+        watch.append((path, key))
+    for rel in world.absent:
+        path = os.path.join(img.store_root, rel)
+        try:
+            os.lstat(path)
+        except (FileNotFoundError, NotADirectoryError):
+            watch.append((path, None))
+            continue
+        except OSError as e:
+            raise _io_error(img, rel, e) from None
+        raise _extra(img, rel)
+    for rel in sorted(world.markers.get(f"images/{img.image_id}", ())):
+        _check_marker(img, f"images/{img.image_id}/{rel}", watch)
+    order = sorted(world.files, key=lambda f: -f.size)
     threads = threads or min(4, os.cpu_count() or 1)
     with concurrent.futures.ThreadPoolExecutor(max_workers=threads) as pool:
-        for fut in [pool.submit(_check_one, img, f) for f in order]:
-            fut.result()
-    return files
+        futs = [(f, pool.submit(hash_one, img, f)) for f in order]
+        for f, fut in futs:
+            watch.append((img.path_of(f), fut.result()))
+    return watch
+
+
+def _check_marker(img: VerifiedImage, rel: str, watch: Watch) -> None:
+    """A publisher's marker file (`.cvmfscatalog`) may exist, empty."""
+    path = os.path.join(img.store_root, rel)
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        watch.append((path, None))
+        return
+    except OSError as e:
+        raise _io_error(img, rel, e) from None
+    if not stat.S_ISREG(st.st_mode) or st.st_size != 0:
+        raise _extra(img, rel)
+    watch.append((path, stat_key(st)))
