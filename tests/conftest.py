@@ -190,7 +190,12 @@ def node(workdir, pristine_store, ci_keys, job_user, request):
     os.chmod(cache_dir, 0o1777)
     config = os.path.join(workdir, f"site-{n}.toml")
     write_site_config(config, store=NODE_STORE, pubkeys=[ci_keys[1]], cache_dir=cache_dir)
-    yield Node(clone, NODE_STORE, image_id, config, cache_dir, ci_keys[1])
+    # Where a user's cache goes when the site's is unusable (not /var/tmp in tests).
+    fallback = os.path.join(workdir, f"fallback-{n}")
+    os.makedirs(fallback)
+    os.chmod(fallback, 0o1777)
+    yield Node(clone, NODE_STORE, image_id, config, cache_dir, ci_keys[1],
+               env={"DEPOTDELIVERY_FALLBACK_CACHE": fallback})
     _unmount_all(NODE_STORE)
     shutil.rmtree(clone, ignore_errors=True)
 

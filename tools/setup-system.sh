@@ -2,7 +2,7 @@
 # Debian packages depotdelivery's build, demo and tests use (idempotent).
 set -eu
 need=""
-for p in gcc binutils git python3-venv util-linux mount sudo debootstrap; do
+for p in gcc binutils git python3-venv util-linux mount sudo debootstrap strace; do
     dpkg -s "$p" >/dev/null 2>&1 || need="$need $p"
 done
 if [ -n "$need" ]; then

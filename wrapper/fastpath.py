@@ -119,9 +119,12 @@ def fallback_base(uid):
 
 
 def user_base(cache_dir, uid):
-    """This user's cache folder (it may not exist yet)."""
-    if shared_cache(cache_dir):
-        return os.path.join(cache_dir, "u%d" % uid)
+    """This user's cache folder (it may not exist yet): in the site's cache
+    folder when that is root's and the user has or can make a folder there,
+    else the user's fallback folder."""
+    own = os.path.join(cache_dir, "u%d" % uid)
+    if shared_cache(cache_dir) and (os.path.isdir(own) or os.access(cache_dir, os.W_OK)):
+        return own
     return fallback_base(uid)
 
 
@@ -166,6 +169,7 @@ def find_plan(key, cpuinfo):
         if why is None:
             return plan["launch"]
         debug("plan in %s not used: %s" % (base, why))
+    debug("no usable launch plan for this request: verifying")
     return None
 
 
