@@ -196,6 +196,21 @@ def test_descriptor_opened_before_switch_keeps_old_bytes(area, mount, read_befor
             assert f.read() == new
 
 
+def test_executables_and_mappings_follow_the_revision(area, mount):
+    import mmap
+    tool = os.path.join(mount.mountpoint, "bin/tool")
+    data = os.path.join(mount.mountpoint, "lib/data.bin")
+    assert subprocess.run([tool], capture_output=True, text=True).stdout == "tool\n"
+    with open(data, "rb") as f, mmap.mmap(f.fileno(), 0, prot=mmap.PROT_READ) as mm:
+        assert mm[:] == BASE["lib/data.bin"]
+    new_data = b"\x07\x08\x09" * 100
+    mount.switch_revision(replaced(area, "rev2", {"bin/tool": (b"#!/bin/sh\necho TOOL\n", 0o755),
+                                                  "lib/data.bin": new_data}))
+    assert subprocess.run([tool], capture_output=True, text=True).stdout == "TOOL\n"
+    with open(data, "rb") as f, mmap.mmap(f.fileno(), 0, prot=mmap.PROT_READ) as mm:
+        assert mm[:] == new_data
+
+
 def test_user_hash_is_the_compressed_object_hash_and_follows_content(area, mount):
     mp, p = mount.mountpoint, os.path.join(mount.mountpoint, "a.txt")
     h1 = os.getxattr(p, "user.hash").decode()

@@ -56,10 +56,20 @@ Differences from the real client (on purpose, or not worth faking): chunks are
 fixed-size (the real publisher cuts content-defined chunks, 4/8/16 MiB
 min/avg/max); hard links are not grouped (every file has st_nlink 1);
 special files (fifos, sockets, devices) in a source tree are hidden; the
-repository-wide xattrs other than the three above are absent; revision trees
-must not be changed in place once published (replace files by rename, or use
-a fresh directory per revision: an open descriptor keeps the file it opened,
-but stat results are read lazily from the tree).
+repository-wide xattrs other than the three above are absent; the kernel
+caches nothing (entry/attribute timeouts 0, where the real client keeps 60 s
+and invalidates on a switch), so every lookup is a round trip to this Python
+process; "same content" for the page cache is the same source file (device,
+inode, size, mtime, ctime), not the same hash.  Revision trees must not be
+changed in place once published (replace files by rename, or use a fresh
+directory per revision): an open descriptor keeps the file it opened, but
+stat results and listings are read lazily from the tree.  Kernel effects of
+the page cache scheme (seen here on Linux 6.18; the real client's direct-I/O
+opens are subject to the same kernel rules): a descriptor kept open across a
+switch that changed the file's size sees the new size in fstat;
+a private mapping made through a direct-I/O descriptor refills the page
+cache with the new bytes, which an older descriptor then reads; a shared
+mapping of a direct-I/O descriptor fails with ENODEV.
 
 Program:  /usr/bin/python3 cvmfs_client.py SOURCE MOUNTPOINT --control DIR
           [--revision N] [--chunk-size BYTES] [--fqrn NAME] [--debug]
