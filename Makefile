@@ -15,7 +15,7 @@ SOURCES := $(shell find depotdelivery build submit wrapper -name '*.py' -o -name
 all: install
 
 # System packages the tool and its tests use (Debian names).
-.deps/apt.stamp:
+.deps/apt.stamp: tools/setup-system.sh
 	@mkdir -p .deps
 	tools/setup-system.sh
 	@touch $@
