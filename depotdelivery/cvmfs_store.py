@@ -23,6 +23,8 @@ it, message for message):
 * `tag -l -x` lists automatic tags too (trunk, trunk-previous,
   generic-<time> for every publish without -a): `tags()` keeps only ours.
 * `publish -a TAG` with a tag in use fails and leaves the transaction open.
+* a path-scoped transaction on a local stratum 0 leaves the whole repository
+  writable, so the confinement to SUBPATH is ours to enforce (_WriteGuard).
 
 Nodes need nothing beyond reading /cvmfs: they exec only through image-id
 paths, which never change, so a revision switch under a running job is
@@ -36,6 +38,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 from dataclasses import dataclass
 from typing import Iterator
 
@@ -224,10 +227,11 @@ class CvmfsStore:
         try:
             missing = self._missing_parents()  # another publisher may have made them meanwhile
             if missing:
-                for lvl in missing:
-                    path = os.path.join(self.repo_dir, lvl)
-                    if not os.path.isdir(path):
-                        os.mkdir(path, 0o755)
+                allowed = [os.path.join(self.repo_dir, lvl) for lvl in missing]
+                with _WriteGuard(self, self.repo_dir, tree=None, exact=allowed):
+                    for path in allowed:
+                        if not os.path.isdir(path):
+                            os.mkdir(path, 0o755)
         except OSError as e:
             self._abort()
             from .stores import oserror_text
@@ -246,8 +250,9 @@ class CvmfsStore:
         self._make_parents()
         self._open(self.subpath)
         try:
-            os.makedirs(self.root, exist_ok=True)
-            yield self.root
+            with _WriteGuard(self, self.repo_dir, tree=self.root):
+                os.makedirs(self.root, exist_ok=True)
+                yield self.root
         except BaseException:
             self._abort()
             raise
@@ -265,4 +270,90 @@ class CvmfsStore:
             if len(fields) >= 6 and fields[3].isdigit() and _OWN_TAG.match(fields[0]):
                 rows.append((int(fields[3]), fields[0]))
         return [name for _, name in sorted(rows)]
+
+
+# -- confinement to the subpath ------------------------------------------------------
+# 2.11.5 makes the whole repository writable even for a path-scoped
+# transaction, and a symlink inside the store (say depots/pool -> ../shared)
+# would send publish.py's writes elsewhere in the repository.  So while a
+# transaction is open, every file-system write this process makes (Python's
+# audit events: open for writing, mkdir, rename, chmod, ...) is checked: one
+# that lands in the repository, or is made through a path inside it, must
+# resolve under the subpath, else it is refused before it happens and the
+# transaction is aborted.  Audit hooks cannot be removed: one is installed
+# on first use and does nothing while no guard is active.
+
+_ACTIVE: list["_WriteGuard"] = []
+_HOOKED: list[bool] = []
+_WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND
+# event -> ((index of a path written, index of its dir_fd or None), ...), and
+# whether the call follows a symlink in the last component.  (The "open"
+# event carries no dir_fd: an open relative to one would be judged against
+# the working directory; depotdelivery makes none.)
+_EVENTS = {
+    "os.mkdir": (((0, 2),), False), "os.rename": (((0, 2), (1, 3)), False),
+    "os.remove": (((0, 1),), False), "os.rmdir": (((0, 1),), False),
+    "os.chmod": (((0, 2),), True), "os.chown": (((0, 3),), True), "os.utime": (((0, 3),), True),
+    "os.symlink": (((1, 2),), False), "os.link": (((1, 3),), False), "os.truncate": (((0, None),), True),
+    "os.mkfifo": (((0, 2),), False), "os.mknod": (((0, 3),), False),
+    "os.setxattr": (((0, None),), True), "os.removexattr": (((0, None),), True),
+    "shutil.copyfile": (((1, None),), True), "shutil.copymode": (((1, None),), True),
+    "shutil.copystat": (((1, None),), True), "shutil.copytree": (((1, None),), False),
+    "shutil.move": (((0, None), (1, None)), False), "shutil.rmtree": (((0, 1),), False),
+}
+
+
+def _within(path: str, top: str) -> bool:
+    return path == top or path.startswith(top.rstrip("/") + "/")
+
+
+def _audit(event: str, args: tuple) -> None:
+    if not _ACTIVE:
+        return
+    if event == "open":
+        if isinstance(args[2], int) and args[2] & _WRITE_FLAGS:
+            _ACTIVE[-1].check(args[0], None, True)
+        return
+    spec = _EVENTS.get(event)
+    if spec:
+        targets, follow = spec
+        for i, fd_i in targets:
+            _ACTIVE[-1].check(args[i], args[fd_i] if fd_i is not None and fd_i < len(args) else None, follow)
+
+
+class _WriteGuard:
+    def __init__(self, store: CvmfsStore, repo_dir: str, *, tree: str | None, exact=()):
+        self.url = store.url
+        self.lex_top = os.path.abspath(repo_dir)
+        self.real_top = os.path.realpath(repo_dir)
+        self.tree = os.path.join(self.real_top, os.path.relpath(tree, self.lex_top)) if tree else None
+        self.exact = {os.path.join(self.real_top, os.path.relpath(p, self.lex_top)) for p in exact}
+
+    def __enter__(self) -> "_WriteGuard":
+        if not _HOOKED:
+            sys.addaudithook(_audit)
+            _HOOKED.append(True)
+        _ACTIVE.append(self)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        _ACTIVE.remove(self)
+
+    def check(self, path, dir_fd, follow: bool) -> None:
+        if isinstance(path, int):
+            return  # an open file descriptor: its path was checked when it was opened
+        path = os.fsdecode(path)
+        if dir_fd not in (None, -1) and not os.path.isabs(path):
+            path = os.path.join(os.readlink(f"/proc/self/fd/{dir_fd}"), path)
+        lex = os.path.abspath(path)
+        # The entry itself (a rename, an unlink act on the link, not its target) ...
+        entry = os.path.join(os.path.realpath(os.path.dirname(lex)), os.path.basename(lex))
+        real = os.path.realpath(lex) if follow else entry
+        if not (_within(lex, self.lex_top) or _within(entry, self.real_top) or _within(real, self.real_top)):
+            return  # neither in nor through the repository: not ours to police (temporary files)
+        for p in {entry, real}:
+            if not ((self.tree and _within(p, self.tree)) or p in self.exact):
+                raise PublishError(f"refused to write {lex}: it resolves to {p}, outside {self.url} "
+                                   "(a symlink in the repository?); the transaction is aborted: "
+                                   "fix the repository layout or the store URL")
 

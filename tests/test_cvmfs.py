@@ -300,3 +300,29 @@ def test_abort_with_no_transaction_open_is_not_an_error(cvmfs, store):
     cvmfs.server("transaction", REPO)
     assert s._abort() is True and not cvmfs.in_transaction()
 
+
+def test_the_backend_never_writes_outside_its_subpath(cvmfs, store):
+    from depotdelivery.errors import PublishError
+    outside = os.path.join(cvmfs.root, "elsewhere")
+    with pytest.raises(PublishError, match="refused to write .*elsewhere.*outside cvmfs://julia.test.org/depots"):
+        with store().transaction(tag="img-0000000000000000", message="test") as root:
+            open(os.path.join(root, "inside"), "w").close()  # allowed
+            open(outside, "w").close()  # the stand-in, like 2.11.5, would let this through
+    assert not os.path.exists(outside) and not os.path.exists(os.path.join(cvmfs.root, "depots"))
+    assert not cvmfs.in_transaction() and cvmfs.log()[-1] == "abort"
+
+
+@pytest.mark.parametrize("link", ["depots/pool", "depots"])
+def test_a_symlink_out_of_the_subpath_aborts_the_publish(cvmfs, synthetic_build, ci_keys, link):
+    cvmfs.server("transaction", REPO)
+    os.makedirs(os.path.join(cvmfs.root, "shared"))
+    os.makedirs(os.path.dirname(os.path.join(cvmfs.root, link)), exist_ok=True)
+    os.symlink(os.path.relpath(os.path.join(cvmfs.root, "shared"), os.path.dirname(os.path.join(cvmfs.root, link))),
+               os.path.join(cvmfs.root, link))
+    cvmfs.server("publish", "-m", "admin's layout", REPO)
+    p = publish(cvmfs, synthetic_build(), ci_keys[0])
+    assert p.returncode == 1
+    line = one_line(p.stderr)
+    assert line.startswith("depotdelivery: publish: refused to write") and "/shared" in line
+    assert not cvmfs.in_transaction() and cvmfs.log()[-1] == "abort"
+    assert os.listdir(os.path.join(cvmfs.root, "shared")) == []
