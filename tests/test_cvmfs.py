@@ -185,11 +185,15 @@ def test_a_held_repository_is_retried_then_succeeds(cvmfs, synthetic_build, ci_k
                             env={**os.environ, **cvmfs.env, "DEPOTDELIVERY_CVMFS_ATTEMPTS": "8",
                                  "DEPOTDELIVERY_CVMFS_MAX_WAIT": "1"},
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    time.sleep(0.5)
+    # Release only once the publisher has been refused at least once (a
+    # fixed sleep races with a slow start on a loaded machine).
+    deadline = time.monotonic() + 120
+    while not any(l.startswith(f"refused {REPO}/depots ") for l in cvmfs.log()):
+        assert proc.poll() is None and time.monotonic() < deadline, proc.stderr.read() if proc.stderr else ""
+        time.sleep(0.02)
     release()
     out, err = proc.communicate(timeout=600)
     assert proc.returncode == 0, err
-    assert any(l.startswith(f"refused {REPO}/depots ") for l in cvmfs.log())
     assert cvmfs.log()[-1].startswith("publish img-") and not cvmfs.in_transaction()
 
 
