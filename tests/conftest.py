@@ -223,48 +223,16 @@ def synthetic_build(workdir):
     with the project's own model classes and no Julia: for tests of the
     publish side, which never run the image.  Same arguments, same folder
     (and same image id); another salt gives another image."""
-    from datetime import datetime, timezone
-
-    from depotdelivery.fsutil import hash_file
-    from depotdelivery.model import FileEntry, ImageManifest, PackagePin, Variant, utc_text
-
+    import synthetic
     made = {}
 
     def make(name="synthetic", *, sysimage_bytes=64 * 1024, salt=""):
         key = (name, sysimage_bytes, salt)
-        if key in made:
-            return made[key]
-        out = os.path.join(workdir, f"synthetic-build-{len(made)}")
-        slug = hashlib.sha256(f"{name}{salt}".encode()).hexdigest()[:5]
-        files = {  # (root, path) -> (bytes, mode, variant)
-            ("image", "project/Project.toml"): (f'name = "{name}"\n'.encode(), 0o644, ""),
-            ("image", "project/Manifest.toml"): (f"# {salt}\n".encode(), 0o644, ""),
-            ("image", "variants/x86-64/sys.so"): (os.urandom(sysimage_bytes), 0o755, "x86-64"),
-            ("image", "depot/compiled/v1.5/Synth/abcd.ji"): (b"ji" * 100, 0o644, ""),
-            ("pool", f"packages/Synth/{slug}/src/Synth.jl"): (b"module Synth end\n", 0o644, ""),
-        }
-        entries = []
-        for (root, rel), (data, mode, variant) in files.items():
-            p = os.path.join(out, root, rel)
-            os.makedirs(os.path.dirname(p), exist_ok=True)
-            with open(p, "wb") as f:
-                f.write(data)
-            os.chmod(p, mode)
-            os.utime(p, ns=(1_600_000_000 * 10**9, 1_600_000_000 * 10**9))
-            digest, size = hash_file(p)
-            entries.append(FileEntry(root=root, path=rel, sha256=digest, size=size, mode=mode,
-                                     mtime_ns=os.stat(p).st_mtime_ns, variant=variant))
-        h = hashlib.sha256(salt.encode()).hexdigest()
-        m = ImageManifest(name=name, created=utc_text(datetime.now(timezone.utc)), julia_version="1.5.3",
-                          store_path=NODE_STORE, project_sha256=h, manifest_sha256=h, workload_sha256="",
-                          packages=(PackagePin("Synth", "8f5a3c52-0000-4000-8000-000000000000", "0.1.0", ""),),
-                          variants=(Variant(level="x86-64", cpu_target="generic",
-                                            sysimage="variants/x86-64/sys.so"),),
-                          files=tuple(entries), builder="tests/conftest.py synthetic_build")
-        with open(os.path.join(out, "manifest.json"), "wb") as f:
-            f.write(m.canonical())
-        os.chmod(out, 0o755)
-        made[key] = out
-        return out
+        if key not in made:
+            out = os.path.join(workdir, f"synthetic-build-{len(made)}")
+            synthetic.write_build(out, synthetic.salted_files(name, salt, sysimage_bytes), name=name,
+                                  store_path=NODE_STORE)
+            made[key] = out
+        return made[key]
 
     return make

@@ -25,6 +25,19 @@ FILES = {
 }
 
 
+def salted_files(name: str, salt: str, sysimage_bytes: int) -> dict:
+    """Another image per (name, salt): its own project, pool slug and a
+    system image of the given size (incompressible, for disk-full tests)."""
+    slug = hashlib.sha256(f"{name}{salt}".encode()).hexdigest()[:5]
+    return {
+        ("image", "project/Project.toml"): f'name = "{name}"\n'.encode(),
+        ("image", "project/Manifest.toml"): f"# {salt}\n".encode(),
+        ("image", "variants/x86-64/sys.so"): os.urandom(sysimage_bytes),
+        ("image", "depot/compiled/v1.5/Synth/abcd.ji"): b"ji" * 100,
+        ("pool", f"packages/Synth/{slug}/src/Synth.jl"): b"module Synth end\n",
+    }
+
+
 def manifest_for(files: dict, *, name: str = "synthetic", store_path: str = "/cvmfs/x/depots") -> ImageManifest:
     entries = []
     for (root, rel), data in sorted(files.items()):
@@ -35,21 +48,25 @@ def manifest_for(files: dict, *, name: str = "synthetic", store_path: str = "/cv
         name=name, created="2026-11-30T00:00:00Z", julia_version="1.5.3", store_path=store_path,
         project_sha256=H, manifest_sha256=H, workload_sha256="",
         packages=(PackagePin("A", UUID_A, "0.1.0", "a" * 40),),
-        variants=(Variant("x86-64", "x86-64", "variants/x86-64/sys.so"),
-                  Variant("x86-64-v3", "haswell", "variants/x86-64-v3/sys.so")),
+        variants=tuple(Variant(lvl, target, f"variants/{lvl}/sys.so")
+                       for lvl, target in (("x86-64", "x86-64"), ("x86-64-v3", "haswell"))
+                       if ("image", f"variants/{lvl}/sys.so") in files),
         files=tuple(entries))
 
 
 def write_build(out: str, files: dict = FILES, **kw) -> ImageManifest:
     """A build folder as `depotdelivery build` leaves it."""
     m = manifest_for(files, **kw)
-    for (root, rel), data in files.items():
-        p = os.path.join(out, "image" if root == "image" else "pool", rel)
+    for e in m.files:
+        p = os.path.join(out, "image" if e.root == "image" else "pool", e.path)
         os.makedirs(os.path.dirname(p), exist_ok=True)
         with open(p, "wb") as f:
-            f.write(data)
+            f.write(files[(e.root, e.path)])
+        os.chmod(p, e.mode)
+        os.utime(p, ns=(e.mtime_ns, e.mtime_ns))
     with open(os.path.join(out, "manifest.json"), "wb") as f:
         f.write(m.canonical())
+    os.chmod(out, 0o755)
     return m
 
 
