@@ -11,6 +11,7 @@ Batch systems act on exit codes, so the codes are part of the interface
 * 75 run elsewhere: this node cannot run the image (CPU level, no variant).
 * 78 configuration: the site configuration or a key file is wrong.
 * 1  build or publish failed (a step named in the message).
+* 3  `validate`: the A/B fingerprints differ (the differences are printed).
 
 Each error carries one line for humans: what failed, and what to do.
 """
@@ -23,6 +24,9 @@ EX_UNAVAILABLE = 69
 EX_RUN_ELSEWHERE = 75
 EX_CONFIG = 78
 EX_FAILED = 1
+# `validate`: the node's fingerprint differs from the build's (not an error
+# of depotdelivery's; its own code so scripts can tell it from a failure).
+EX_AB_DIFFERENT = 3
 
 
 class DepotDeliveryError(Exception):

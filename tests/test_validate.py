@@ -7,6 +7,7 @@ import os
 import pytest
 
 from conftest import DD, EXAMPLE, REPO
+from depotdelivery.errors import EX_AB_DIFFERENT
 
 pytestmark = pytest.mark.julia
 WORKLOAD = os.path.join(EXAMPLE, "workload.jl")
@@ -57,7 +58,7 @@ def test_an_extra_package_is_named(node, outdir):
         f.write(f'include("{WORKLOAD}")\npush!(LOAD_PATH, "{REPO}/tests/fixtures/tiny/dev")\nusing Tiny\n')
     fp = fingerprint(node, os.path.join(outdir, "node.json"), "--workload", extra)
     p = validate(node, fp)
-    assert p.returncode == 1
+    assert p.returncode == EX_AB_DIFFERENT == 3
     assert "module Tiny: loaded on the node" in p.stdout
     assert "ji:compiled/v1.5/Tiny/" in p.stdout
 
@@ -69,7 +70,7 @@ def test_a_method_compiled_on_the_node_is_named(node, outdir):
                 'FourVectors.FourVector{Float16}(1, 2, 3, 10) + FourVectors.FourVector{Float16}(1, 1, 1, 5)\n')
     fp = fingerprint(node, os.path.join(outdir, "node.json"), "--workload", extra)
     p = validate(node, fp)
-    assert p.returncode == 1
+    assert p.returncode == EX_AB_DIFFERENT == 3
     assert "compiled on the node, not in CI" in p.stdout and "Float16" in p.stdout
     assert "module" not in p.stdout.split("compiled on the node")[0].split("\n", 1)[-1]
 

@@ -12,7 +12,7 @@ import hashlib
 import json
 from dataclasses import dataclass
 
-from depotdelivery.errors import UsageError
+from depotdelivery.errors import DepotDeliveryError, UsageError
 
 SCHEMA = "depotdelivery/fingerprint/v1"
 
@@ -29,8 +29,10 @@ class Fingerprint:
     digest: str
 
 
-def parse(data: bytes, *, source: str) -> Fingerprint:
-    """Bytes -> Fingerprint, refusing truncated or hand-edited files."""
+def parse(data: bytes, *, source: str, error: type[DepotDeliveryError] = UsageError) -> Fingerprint:
+    """Bytes -> Fingerprint, refusing truncated or hand-edited files: a
+    user's file is a usage error (64); `error=ImageInvalid` for the one
+    inside a signed image (bad store data, 65)."""
     try:
         d = json.loads(data)
         if d.get("schema") != SCHEMA:
@@ -44,10 +46,10 @@ def parse(data: bytes, *, source: str) -> Fingerprint:
                          node_level=str(d["node_level"]), modules=mods, methods=frozenset(sigs),
                          digest=str(d["methods"]["digest"]))
     except (ValueError, KeyError, TypeError, AttributeError, RecursionError):
-        raise UsageError(f"{source} is truncated or not a depotdelivery fingerprint; "
+        raise error(f"{source} is truncated or not a depotdelivery fingerprint; "
                          "make it again with `depotdelivery fingerprint`") from None
     if digest_of(sorted(fp.methods)) != fp.digest or len(fp.methods) != d["methods"].get("count"):
-        raise UsageError(f"{source} was edited by hand (its method digest does not match its "
+        raise error(f"{source} was edited by hand (its method digest does not match its "
                          "signatures); make it again with `depotdelivery fingerprint`")
     return fp
 

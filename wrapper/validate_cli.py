@@ -69,11 +69,11 @@ def _fingerprint(args):
 
 
 def _validate(args):
+    import hashlib
     import json
 
     from depotdelivery.config import load_config
-    from depotdelivery.errors import ImageInvalid, UsageError
-    from depotdelivery.fsutil import hash_file
+    from depotdelivery.errors import EX_AB_DIFFERENT, ImageInvalid, UsageError
     from depotdelivery.stores import readable_root
     from depotdelivery.wrapper.validate import compare, parse
     from depotdelivery.wrapper.verify import read_manifest, resolve_image_ref, trusted_keys
@@ -96,10 +96,15 @@ def _validate(args):
                          "rebuild it with this depotdelivery")
     entry = next(f for f in img.manifest.files if f.root == "image" and f.path == variant.fingerprint)
     path = os.path.join(img.image_dir, variant.fingerprint)
-    if hash_file(path) != (entry.sha256, entry.size):
+    # Hash what is parsed: the very bytes read, checked against the manifest.
+    try:
+        with open(path, "rb") as f:
+            data = f.read(entry.size + 1)
+    except OSError as e:
+        raise ImageInvalid(f"image {image_id[:12]}: cannot read {variant.fingerprint} ({e.strerror})") from None
+    if len(data) != entry.size or hashlib.sha256(data).hexdigest() != entry.sha256:
         raise ImageInvalid(f"image {image_id[:12]}: {variant.fingerprint} does not match the manifest (tampered)")
-    with open(path, "rb") as f:
-        build = parse(f.read(), source=path)
+    build = parse(data, source=path, error=ImageInvalid)
     result = compare(build, node)
     if args.json:
         print(json.dumps({"identical": result.identical, "summary": result.summary,
@@ -108,7 +113,7 @@ def _validate(args):
         print(result.summary)
         for d in result.differences:
             print(f"  - {d}")
-    return 0 if result.identical else 1
+    return 0 if result.identical else EX_AB_DIFFERENT
 
 
 def _coverage(args):
