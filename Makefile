@@ -10,7 +10,7 @@ PY      := $(VENV)/bin/python
 JULIA   := $(CURDIR)/.deps/julia/bin/julia
 SOURCES := $(shell find depotdelivery build submit wrapper -name '*.py' -o -name '*.jl' -o -name '*.lua' -o -name 'depotdelivery-run') setup.cfg
 
-.PHONY: all deps julia venv install demo test test-fast bench clean
+.PHONY: all deps julia venv install demo check test test-fast bench clean
 
 all: install
 
@@ -28,7 +28,7 @@ $(VENV)/.deps.stamp: .deps/apt.stamp
 	rm -rf $(VENV)
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip setuptools wheel
-	$(PY) -m pip install -q archspec pynacl tenacity rich pytest pytest-timeout hypothesis matplotlib
+	$(PY) -m pip install -q archspec pynacl tenacity rich pytest pytest-timeout hypothesis matplotlib ruff mypy
 	@touch $@
 
 # The package (non-editable: the job wrapper runs from an installed copy) and
@@ -46,7 +46,13 @@ deps: install
 demo: install
 	$(PY) tools/demo.py
 
-test: install
+# Lint and types first (seconds), then the suite.  mypy checks the installed
+# package (the source folders map to depotdelivery.* only when installed).
+check: install
+	$(VENV)/bin/ruff check .
+	cd / && $(CURDIR)/$(VENV)/bin/mypy --config-file $(CURDIR)/mypy.ini -p depotdelivery
+
+test: install check
 	$(VENV)/bin/pytest -q
 
 # Unit tests only (no Julia builds, no batch systems).

@@ -120,7 +120,7 @@ def launch_times(name, out, image_id, config):
     res = {}
     # Stock Julia, fully cold: the packages are there, their compile caches not.
     cold, warm = [], []
-    for i in range(N_COLD):
+    for _ in range(N_COLD):
         depot = os.path.join(WORK, f"stock-depot-{name}")
         shutil.rmtree(depot, ignore_errors=True)
         shutil.copytree(os.path.join(out, "pool"), depot, symlinks=True, ignore=shutil.ignore_patterns("compiled"))
@@ -224,7 +224,7 @@ def chart(results, path):
     for i, (k, label) in enumerate(kinds):
         vals = [med(results["projects"][n][k]) for n in names]
         bars = ax.bar([j + i * width for j in range(len(names))], vals, width, label=label)
-        for b, v in zip(bars, vals):
+        for b, v in zip(bars, vals, strict=True):
             ax.annotate(f"{v:.2f}s", (b.get_x() + b.get_width() / 2, v), ha="center", va="bottom", fontsize=7)
     ax.set_yscale("log")
     ax.set_xticks([j + 1.5 * width for j in range(len(names))])
@@ -329,7 +329,7 @@ def report(results):
     print()
     for name, value, target, ok in checks:
         print(f"  {name:48s} {value:40s} target {target:18s} {'met' if ok else 'NOT MET'}")
-    print(f"\nwrote bench/results.json and bench/launch-times.png")
+    print("\nwrote bench/results.json and bench/launch-times.png")
 
 
 if __name__ == "__main__":

@@ -169,7 +169,8 @@ def set_channel(store: Store, name: str, image_id: str, key: SecretKey, *,
     try:
         from datetime import datetime, timezone
         stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S")
-        with store.transaction(tag=f"channel-{name}-{stamp}", message=f"depotdelivery: channel {name} -> {image_id}") as root:
+        with store.transaction(tag=f"channel-{name}-{stamp}",
+                               message=f"depotdelivery: channel {name} -> {image_id}") as root:
             mpath = os.path.join(root, "images", image_id, "manifest.json")
             try:
                 with open(mpath, "rb") as f:

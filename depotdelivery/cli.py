@@ -174,7 +174,7 @@ def _emit(args, obj, text: str) -> None:
         print(text)
 
 
-def _human(n: int) -> str:
+def _human(n: float) -> str:
     for unit in ("B", "KiB", "MiB", "GiB"):
         if n < 1024 or unit == "GiB":
             return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
@@ -248,7 +248,7 @@ def _ls(args):
     from depotdelivery.model import is_image_id, parse_manifest
     from depotdelivery.stores import readable_root
     root = readable_root(args.store)
-    images = []
+    images: list[dict] = []
     idir = os.path.join(root, "images")
     for name in sorted(os.listdir(idir)) if os.path.isdir(idir) else []:
         if not is_image_id(name):

@@ -117,7 +117,7 @@ class FileEntry:
         if self.variant:
             parse_level(self.variant)
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         d = {"root": self.root, "path": self.path, "sha256": self.sha256,
              "size": self.size, "mode": self.mode, "mtime_ns": self.mtime_ns}
         if self.variant:
@@ -125,7 +125,7 @@ class FileEntry:
         return d
 
     @classmethod
-    def from_json(cls, d: Mapping) -> "FileEntry":
+    def from_json(cls, d: Mapping[str, Any]) -> "FileEntry":
         return cls(root=d["root"], path=d["path"], sha256=d["sha256"],
                    size=d["size"], mode=d["mode"], mtime_ns=d["mtime_ns"],
                    variant=d.get("variant", ""))
@@ -152,14 +152,14 @@ class Variant:
     def level_obj(self) -> Level:
         return parse_level(self.level)
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         d = {"level": self.level, "cpu_target": self.cpu_target, "sysimage": self.sysimage}
         if self.fingerprint:
             d["fingerprint"] = self.fingerprint
         return d
 
     @classmethod
-    def from_json(cls, d: Mapping) -> "Variant":
+    def from_json(cls, d: Mapping[str, Any]) -> "Variant":
         return cls(level=d["level"], cpu_target=d["cpu_target"],
                    sysimage=d["sysimage"], fingerprint=d.get("fingerprint", ""))
 
@@ -171,12 +171,12 @@ class PackagePin:
     version: str  # "" for path-tracked packages without a version
     tree_sha1: str  # "" for path-tracked packages
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         return {"name": self.name, "uuid": self.uuid, "version": self.version,
                 "tree_sha1": self.tree_sha1}
 
     @classmethod
-    def from_json(cls, d: Mapping) -> "PackagePin":
+    def from_json(cls, d: Mapping[str, Any]) -> "PackagePin":
         return cls(d["name"], d["uuid"], d.get("version", ""), d.get("tree_sha1", ""))
 
 
@@ -234,7 +234,7 @@ class ImageManifest:
         return sum(f.size for f in self.files)
 
     # -- bytes ---------------------------------------------------------------
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         return {
             "schema": MANIFEST_SCHEMA,
             "name": self.name,
@@ -258,7 +258,7 @@ class ImageManifest:
         return sha256_hex(self.canonical())
 
     @classmethod
-    def from_json(cls, d: Mapping) -> "ImageManifest":
+    def from_json(cls, d: Mapping[str, Any]) -> "ImageManifest":
         if d.get("schema") != MANIFEST_SCHEMA:
             raise ValueError(f"not a {MANIFEST_SCHEMA} document")
         return cls(
@@ -317,7 +317,7 @@ class ChannelRecord:
     def expired(self, now: datetime) -> bool:
         return now >= parse_utc(self.expires)
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         return {"schema": CHANNEL_SCHEMA, "channel": self.channel, "image": self.image,
                 "version": self.version, "expires": self.expires,
                 "published": self.published, "levels": list(self.levels)}
@@ -326,7 +326,7 @@ class ChannelRecord:
         return canonical_bytes(self.to_json())
 
     @classmethod
-    def from_json(cls, d: Mapping) -> "ChannelRecord":
+    def from_json(cls, d: Mapping[str, Any]) -> "ChannelRecord":
         if d.get("schema") != CHANNEL_SCHEMA:
             raise ValueError(f"not a {CHANNEL_SCHEMA} document")
         return cls(channel=d["channel"], image=d["image"], version=d["version"],

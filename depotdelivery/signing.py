@@ -160,7 +160,7 @@ def check_signatures(message: bytes, sig_document: bytes, trusted: dict[str, Pub
             sig = base64.b64decode(sig_b64, validate=True)
         except (ValueError, binascii.Error):
             continue
-        if key.verify(message, sig):
+        if key.verify(message, sig) and isinstance(keyid, str):
             good.append(keyid)
     if len(good) >= threshold:
         return good[0]

@@ -23,8 +23,13 @@ from .errors import PublishError, StoreUnavailable, UsageError
 
 
 class Store(Protocol):
-    url: str
-    root: str  # where the store's tree is readable on this machine
+    @property
+    def url(self) -> str: ...
+
+    @property
+    def root(self) -> str:
+        """Where the store's tree is readable on this machine."""
+        ...
 
     def transaction(self, *, tag: str, message: str) -> contextlib.AbstractContextManager[str]:
         """Yield a writable root; commit on normal exit, discard on error."""

@@ -115,9 +115,9 @@ def render(index: Index, node_views: list[NodeView], job_views: list[JobView]) -
     lines.append("")
     lines.append("nodes (sinfo --json): the variant each channel runs there ('-': cannot run)")
     lines.append(f"  {'NODE':{width}s}  {'STATE':12s} {'LEVEL':10s}  "
-                 + "  ".join(f"{c.name:{w}s}" for c, w in zip(chans, cols)))
+                 + "  ".join(f"{c.name:{w}s}" for c, w in zip(chans, cols, strict=True)))
     for n in node_views:
-        cells = "  ".join(f"{grid[c.name][n.name] or '-':{w}s}" for c, w in zip(chans, cols))
+        cells = "  ".join(f"{grid[c.name][n.name] or '-':{w}s}" for c, w in zip(chans, cols, strict=True))
         lines.append(f"  {n.name:{width}s}  {n.state:12s} {n.level or '-':10s}  {cells}"
                      + (f"  ({n.reason})" if n.reason else ""))
     if job_views:

@@ -219,7 +219,7 @@ class SlurmCluster:
             "MinJobAge=3600", "KillWait=5", "InactiveLimit=0", "Waittime=0",
             self.extra_conf.strip(),
         ]
-        for n, port in zip(self.nodes, ports[1:]):
+        for n, port in zip(self.nodes, ports[1:], strict=False):
             lines.append(f"NodeName={n.name} NodeAddr=127.0.0.1 Port={port} CPUs=1 "
                          f"Features={n.features} State=UNKNOWN")
         parts: dict[str, list[str]] = {}

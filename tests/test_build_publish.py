@@ -202,7 +202,7 @@ def test_republish_with_one_package_changed_writes_only_that_package_and_the_ima
     before = {os.path.join(d, f) for d, _, fs in os.walk(store / "pool") for f in fs}
     res = json.loads(publish(out, store, ci_keys[0], "--channel", "stable").stdout)
     new_pool = {os.path.join(d, f) for d, _, fs in os.walk(store / "pool") for f in fs} - before
-    assert new_pool and all(f"/pool/packages/HepHistograms/" in p for p in new_pool), sorted(new_pool)[:5]
+    assert new_pool and all("/pool/packages/HepHistograms/" in p for p in new_pool), sorted(new_pool)[:5]
     with open(os.path.join(out, "manifest.json")) as f:
         m = json.load(f)
     image_bytes = sum(x["size"] for x in m["files"] if x["root"] == "image")

@@ -352,7 +352,7 @@ def test_switch_from_a_thread_is_fast_and_effective_on_return(area, mount):
         for i, tree in enumerate(trees, start=2):
             result = {}
             start = time.monotonic()
-            th = threading.Thread(target=lambda: result.update(rev=mount.switch_revision(tree)))
+            th = threading.Thread(target=lambda r=result, t=tree: r.update(rev=mount.switch_revision(t)))
             th.start()
             th.join(10)
             assert result.get("rev") == i

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from depotdelivery import channels, signing
+from depotdelivery import signing
 from depotdelivery.config import parse_config
 from depotdelivery.detect import decide
 from datetime import datetime, timezone

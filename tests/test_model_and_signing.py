@@ -10,7 +10,7 @@ import os
 import pytest
 
 from depotdelivery import channels, signing, trust
-from depotdelivery.errors import ConfigError, ImageInvalid, PublishError
+from depotdelivery.errors import ConfigError, ImageInvalid, PublishError, UsageError
 from depotdelivery.trust import TrustAnchors
 from depotdelivery.model import (ChannelRecord, FileEntry, ImageManifest, PackagePin, Variant,
                                  canonical_bytes, parse_manifest, sha256_hex)
@@ -75,7 +75,7 @@ def keypair(tmp_path):
 def test_keygen_writes_a_private_secret_and_refuses_to_overwrite(tmp_path, keypair):
     import os
     assert os.stat(tmp_path / "ci.key").st_mode & 0o777 == 0o600
-    with pytest.raises(Exception):
+    with pytest.raises(UsageError, match="already exists"):
         signing.write_keypair(str(tmp_path / "ci"))
 
 

@@ -462,7 +462,7 @@ def test_status_shows_which_node_runs_which_image_and_variant(site):
     assert p.returncode == 0, p.stderr
     lines = p.stdout.splitlines()
     header = next(l.split() for l in lines if l.strip().startswith("NODE"))
-    rows = {l.split()[0]: dict(zip(header, l.split())) for l in lines if l.startswith("  dd-")}
+    rows = {l.split()[0]: dict(zip(header, l.split(), strict=False)) for l in lines if l.startswith("  dd-")}
     assert rows["dd-base"]["stable"] == "x86-64" and rows["dd-base"]["tiny"] == "-"
     assert rows["dd-v3"]["tiny"] == "x86-64-v3" and rows["dd-v3"]["STATE"] == "idle"
 

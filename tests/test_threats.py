@@ -6,12 +6,11 @@ import json
 import os
 import shutil
 import subprocess
-import threading
 import time
 
 import pytest
 
-from conftest import DD, JOB_USER, run, write_site_config
+from conftest import DD, run, write_site_config
 
 pytestmark = pytest.mark.julia
 CPUINFO = os.path.join(os.path.dirname(os.path.abspath(__file__)), "cpuinfo", "amd-zen2-epyc-7702.x86-64-v3.txt")

@@ -325,8 +325,6 @@ def test_a_cache_folder_pre_created_by_another_user_keeps_launches_fast(site, us
 
 
 def test_the_level_override_never_raises_above_the_site_cap(site, users):
-    with open(site.config, "a") as f:
-        pass
     text = open(site.config).read().replace("[julia]", 'max_level = "x86-64"\n[julia]')
     open(site.config, "w").write(text)
     p = launch(site, users[0], "julia", env={"DEPOTDELIVERY_LEVEL": "x86-64-v3"})

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from conftest import CPUINFO_DIR_NAME, DD, EXAMPLE, JULIA, JOB_USER, run, write_site_config
+from conftest import CPUINFO_DIR_NAME, DD, EXAMPLE, JOB_USER, run, write_site_config
 
 pytestmark = pytest.mark.julia
 CPUINFO = os.path.join(os.path.dirname(__file__), CPUINFO_DIR_NAME)

@@ -59,7 +59,10 @@ def is_cvmfs(fstype: str, source: str) -> bool:
     return fstype in ("fuse", "fuse.cvmfs2") and source == "cvmfs2"
 
 
-def store_token(store_root: str) -> tuple | None:
+StoreToken = tuple[str, int, bytes]  # (store root, device, root hash)
+
+
+def store_token(store_root: str) -> StoreToken | None:
     """(store root, device, root hash) on a CVMFS mount; None elsewhere.
     A CVMFS mount whose root hash cannot be read gives a token that never
     matches a later one, so nothing is cached."""

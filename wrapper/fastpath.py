@@ -13,9 +13,12 @@ by anyone, the stat of every verified file and folder (size, mtime, ctime,
 inode, device, mode; ctime cannot be set by users) as taken through the
 descriptor that was hashed, every path of the closed world still absent,
 and on a CVMFS store the repository's root hash.  Any doubt -> return None,
-and the full wrapper verifies from scratch (DEPOTDELIVERY_DEBUG=1 says why).  A plan lives in the user's own 0700 folder (or root's) and is
+and the full wrapper verifies from scratch (DEPOTDELIVERY_DEBUG=1 says why).
+A plan lives in the user's own 0700 folder (or root's) and is
 ignored if anyone else could have written it.
 """
+
+from __future__ import annotations
 
 import marshal
 import os
@@ -25,12 +28,21 @@ import zlib
 
 from . import plan as launch_plan
 
+TYPE_CHECKING = False  # the typing module costs milliseconds; mypy sets this itself
+if TYPE_CHECKING:  # annotations only: nothing is imported at run time
+    from collections.abc import Iterable, Mapping
+    from typing import Any
+
+    RequestKey = tuple[str, str, str, str, str, str, str, bool]
+    Request = tuple[RequestKey, str, list[str]]
+    StatKey = tuple[int, int, int, int, int, int]
+
 PLAN_VERSION = 4
 DEFAULT_CONFIG = "/etc/depotdelivery/site.toml"
 DEFAULT_CACHE_DIR = "/var/cache/depotdelivery"
 
 
-def config_cache_dir(config_path):
+def config_cache_dir(config_path: str) -> str | None:
     """The top-level `cache_dir = "..."` of the site config, found without a
     TOML parser; None when the file is unusual (the full wrapper decides)."""
     try:
@@ -52,23 +64,24 @@ def config_cache_dir(config_path):
     return DEFAULT_CACHE_DIR
 
 
-def request_key(config_path, store, channel, image, cpuinfo, command_is_julia):
+def request_key(config_path: str, store: str, channel: str, image: str, cpuinfo: str,
+                command_is_julia: bool) -> RequestKey:
     env = os.environ
     return (config_path, store or "", channel or "", image or "", cpuinfo or "",
             env.get("DEPOTDELIVERY_CPUINFO", ""), env.get("DEPOTDELIVERY_LEVEL", ""),
             bool(command_is_julia))
 
 
-def plan_path(base, key):
+def plan_path(base: str, key: RequestKey) -> str:
     return os.path.join(base, "plans", "%08x.plan" % (zlib.crc32(repr(key).encode()) & 0xFFFFFFFF))
 
 
-def stat_key(path):
+def stat_key(path: str) -> StatKey:
     st = os.lstat(path)
     return (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_dev, st.st_mode)
 
 
-def load_owned(path, owners, version):
+def load_owned(path: str, owners: tuple[int, ...], version: int) -> dict[str, Any] | None:
     """Unmarshal a node-local record if one of `owners` owns it and no one
     else can write it; None otherwise (missing, foreign, corrupt, old)."""
     try:
@@ -89,7 +102,7 @@ def load_owned(path, owners, version):
     return obj if isinstance(obj, dict) and obj.get("v") == version else None
 
 
-def safe_dir(path, owner):
+def safe_dir(path: str, owner: int) -> bool:
     """A real folder owned by `owner` that no one else can write into."""
     try:
         st = os.lstat(path)
@@ -98,7 +111,7 @@ def safe_dir(path, owner):
     return (st.st_mode & 0o170000) == 0o040000 and st.st_uid == owner and not st.st_mode & 0o022
 
 
-def shared_cache(cache_dir):
+def shared_cache(cache_dir: str) -> bool:
     """The site's cache folder can hold every user's folder only if root owns
     it and, when others may write into it, it is sticky (like /tmp): then no
     user can take another's u<uid> name or remove root's records."""
@@ -110,7 +123,7 @@ def shared_cache(cache_dir):
             and (not st.st_mode & 0o022 or bool(st.st_mode & 0o1000)))
 
 
-def fallback_base(uid):
+def fallback_base(uid: int) -> str:
     """Where a user's cache lives when the site's cache folder is missing or
     not root's: one private folder per user on local disk, re-used by every
     launch (never a folder per job)."""
@@ -118,7 +131,7 @@ def fallback_base(uid):
     return os.path.join(top, "depotdelivery-u%d" % uid)
 
 
-def user_base(cache_dir, uid):
+def user_base(cache_dir: str, uid: int) -> str:
     """This user's cache folder (it may not exist yet): in the site's cache
     folder when that is root's and the user has or can make a folder there,
     else the user's fallback folder."""
@@ -128,7 +141,7 @@ def user_base(cache_dir, uid):
     return fallback_base(uid)
 
 
-def cpu_flags_line(cpuinfo):
+def cpu_flags_line(cpuinfo: str | None) -> bytes | None:
     path = cpuinfo or os.environ.get("DEPOTDELIVERY_CPUINFO") or "/proc/cpuinfo"
     try:
         with open(path, "rb") as f:
@@ -142,13 +155,13 @@ def cpu_flags_line(cpuinfo):
     return data[i + 1: j if j > 0 else len(data)]
 
 
-def debug(reason):
+def debug(reason: str) -> None:
     """One line on stderr with DEPOTDELIVERY_DEBUG=1; free when off."""
     if os.environ.get("DEPOTDELIVERY_DEBUG") == "1":
         sys.stderr.write("depotdelivery: debug: %s\n" % reason)
 
 
-def find_plan(key, cpuinfo):
+def find_plan(key: RequestKey, cpuinfo: str) -> dict[str, Any] | None:
     """-> the stored launch plan to execute, or None."""
     config_path = key[0]
     cache_dir = config_cache_dir(config_path)
@@ -167,13 +180,14 @@ def find_plan(key, cpuinfo):
             continue
         why = plan_fails(plan, key, cpuinfo)
         if why is None:
-            return plan["launch"]
+            launch: dict[str, Any] = plan["launch"]
+            return launch
         debug("plan in %s not used: %s" % (base, why))
     debug("no usable launch plan for this request: verifying")
     return None
 
 
-def watch_fails(watch):
+def watch_fails(watch: Iterable[tuple[str, tuple[int, ...] | None]]) -> str | None:
     """None if every (path, key) still holds, else the first path that does not.
     key None: must be absent; 3 items: same folder (inode, device, type);
     6 items: the full stat."""
@@ -194,7 +208,7 @@ def watch_fails(watch):
     return None
 
 
-def cvmfs_root_hash(root):
+def cvmfs_root_hash(root: str) -> bytes | None:
     """The repository's root hash (CVMFS clients serve it as an extended
     attribute of any directory); None if unreadable."""
     try:
@@ -203,7 +217,7 @@ def cvmfs_root_hash(root):
         return None
 
 
-def plan_fails(plan, key, cpuinfo):
+def plan_fails(plan: dict[str, Any], key: RequestKey, cpuinfo: str) -> str | None:
     """None if the plan holds, else the reason it does not."""
     try:
         if plan["request"] != key:
@@ -239,7 +253,7 @@ def plan_fails(plan, key, cpuinfo):
     return None
 
 
-def job_ref(channel, image, environ=os.environ):
+def job_ref(channel: str, image: str, environ: Mapping[str, str] = os.environ) -> tuple[str, str]:
     """Which image the job asked for: the command line, else the id pinned at
     submit time (DEPOTDELIVERY_PIN from the Slurm TaskProlog, JuliaImageId in
     HTCondor's job ad), else DEPOTDELIVERY_CHANNEL.  A pin always wins over a
@@ -258,7 +272,7 @@ def job_ref(channel, image, environ=os.environ):
     return environ.get("DEPOTDELIVERY_CHANNEL", ""), ""
 
 
-def condor_job_wants_image(environ=os.environ):
+def condor_job_wants_image(environ: Mapping[str, str] = os.environ) -> bool | None:
     """Under HTCondor's USER_JOB_WRAPPER every job comes through here, Julia or
     not: does this job's ad ask for an image (JuliaImage or JuliaImageId)?
     None when this is not an HTCondor job (or its ad cannot be read)."""
@@ -267,13 +281,13 @@ def condor_job_wants_image(environ=os.environ):
     return None if ad is None else ad[0]
 
 
-def condor_ad_pin(path):
+def condor_ad_pin(path: str) -> str:
     """JuliaImageId from a job ad file: only a plain 64-hex-digit string counts."""
     ad = _read_condor_ad(path)
     return "" if ad is None else ad[1]
 
 
-def _read_condor_ad(path):
+def _read_condor_ad(path: str) -> tuple[bool, str] | None:
     """One scan of a job ad file -> (names an image?, pinned id or ""), or
     None when it cannot be read."""
     try:
@@ -298,7 +312,7 @@ def _read_condor_ad(path):
     return wants, pin
 
 
-def request(store, channel, image, cpuinfo, command):
+def request(store: str, channel: str, image: str, cpuinfo: str, command: list[str]) -> Request:
     """A launch as the fast path sees it: (plan key, cpuinfo, command)."""
     channel, image = job_ref(channel, image)
     config_path = os.environ.get("DEPOTDELIVERY_CONFIG") or DEFAULT_CONFIG
@@ -306,7 +320,7 @@ def request(store, channel, image, cpuinfo, command):
             cpuinfo, command)
 
 
-def wait_for_peer(req):
+def wait_for_peer(req: Request) -> int | None:
     """Serialize first launches of the same request by one user: take a lock
     next to the plan, so when a hundred jobs start at once one verifies and
     the others re-use its plan.  Returns the held lock's fd (closed at exec
@@ -331,7 +345,7 @@ def wait_for_peer(req):
     return fd
 
 
-def try_exec(req):
+def try_exec(req: Request) -> None:
     """Exec the job if a valid plan exists; return only when there is none."""
     key, cpuinfo, command = req
     found = find_plan(key, cpuinfo)

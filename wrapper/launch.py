@@ -26,7 +26,7 @@ from depotdelivery.model import parse_utc
 from depotdelivery.stores import readable_root
 
 from . import fastpath, nodecache, plan, seen, verified
-from .cvmfs_node import store_token
+from .cvmfs_node import StoreToken, store_token
 from .hydrate import clean, hydrate
 from .verify import (VerifiedImage, Watch, read_manifest, resolve_image_ref, select_variant, trusted_keys,
                      verify_channel, verify_world)
@@ -63,7 +63,7 @@ class Launch:
     depot: str
 
 
-def _verify_image(cfg: SiteConfig, uid: int, img: VerifiedImage, world: World) -> tuple[Watch, tuple | None, bool]:
+def _verify_image(cfg: SiteConfig, uid: int, img: VerifiedImage, world: World) -> tuple[Watch, StoreToken | None, bool]:
     """The closed world's watch list: from a trusted record, else verified
     now.  On a CVMFS store the repository's root hash must be the same
     before and after (a new revision in between proves nothing)."""

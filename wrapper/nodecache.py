@@ -24,8 +24,9 @@ import marshal
 import os
 import secrets
 
-RECORD_VERSION = 3
 from .fastpath import load_owned, safe_dir, shared_cache, stat_key, user_base
+
+RECORD_VERSION = 3
 
 __all__ = ["load", "load_owned", "safe_dir", "stat_key", "store", "trusted_dirs", "user_dir"]
 

@@ -13,16 +13,23 @@ A plan, as stored (marshal) and as passed around:
      "path": "<depot>/bin"}                               # put first on PATH
 """
 
+from __future__ import annotations
+
 import os
 import sys
+
+TYPE_CHECKING = False  # the typing module costs milliseconds; mypy sets this itself
+if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
+    from typing import Any
 
 # The job's PATH is extended, never replaced: "path" goes first (its `julia`
 # runs the verified image), the job's own PATH follows.
 DEFAULT_PATH = "/usr/bin:/bin"
 
 
-def compose(plan: dict, command: "list[str] | tuple[str, ...]", environ: "dict[str, str] | os._Environ[str]"
-            ) -> "tuple[list[str], dict[str, str]]":
+def compose(plan: Mapping[str, Any], command: Sequence[str], environ: Mapping[str, str]
+            ) -> tuple[list[str], dict[str, str]]:
     """-> (argv, env) for running `command` under `plan` (pure)."""
     if is_julia(command):
         argv = list(plan["argv"]) + list(command[1:])
@@ -34,13 +41,13 @@ def compose(plan: dict, command: "list[str] | tuple[str, ...]", environ: "dict[s
     return argv, env
 
 
-def is_julia(command: "list[str] | tuple[str, ...]") -> bool:
+def is_julia(command: Sequence[str]) -> bool:
     """`julia ...` is replaced by the image's Julia; anything else runs as is
     and finds that `julia` first on PATH."""
     return bool(command) and os.path.basename(command[0]) == "julia"
 
 
-def execute(argv: "list[str]", env: "dict[str, str]") -> None:
+def execute(argv: list[str], env: dict[str, str]) -> None:
     """exec; returns only by raising OSError."""
     sys.stdout.flush()
     sys.stderr.flush()

@@ -24,7 +24,7 @@ class Fingerprint:
     variant: str
     cpu_target: str
     node_level: str
-    modules: dict  # (name, uuid) -> (build_id, origin)
+    modules: dict[tuple[str, str], tuple[str, str]]  # (name, uuid) -> (build_id, origin)
     methods: frozenset
     digest: str
 
@@ -81,11 +81,11 @@ def compare(build: Fingerprint, node: Fingerprint, *, limit: int = 25) -> Compar
     for key in sorted(set(build.modules) | set(node.modules)):
         name = key[0]
         b, n = build.modules.get(key), node.modules.get(key)
-        if b is None:
+        if b is None and n is not None:
             diffs.append(f"module {name}: loaded on the node ({n[1]}), not in CI")
-        elif n is None:
+        elif n is None and b is not None:
             diffs.append(f"module {name}: loaded in CI ({b[1]}), not on the node")
-        elif b != n:
+        elif b is not None and n is not None and b != n:
             what = "build id" if b[0] != n[0] else "origin"
             diffs.append(f"module {name}: {what} differs (CI {b[0]} from {b[1]}, node {n[0]} from {n[1]})")
     extra = sorted(node.methods - build.methods)

@@ -26,6 +26,7 @@ from depotdelivery.closedworld import World
 
 from . import nodecache
 from .fastpath import watch_fails
+from .cvmfs_node import StoreToken
 from .verify import VerifiedImage, Watch
 
 MAX_AGE_S = 24 * 3600  # even an unchanged image is re-hashed daily
@@ -47,7 +48,7 @@ def world_paths(img: VerifiedImage, world: World) -> set[str]:
 
 
 def load_trusted(cache_dir: str, uid: int, img: VerifiedImage, world: World,
-                 token: tuple | None) -> Watch | None:
+                 token: StoreToken | None) -> Watch | None:
     """-> the watch list of a valid record, or None when no trusted record
     vouches for exactly this world."""
     want = world_paths(img, world)
@@ -70,7 +71,7 @@ def load_trusted(cache_dir: str, uid: int, img: VerifiedImage, world: World,
     return None
 
 
-def store(base: str, img: VerifiedImage, world: World, watch: Watch, token: tuple | None, *,
+def store(base: str, img: VerifiedImage, world: World, watch: Watch, token: StoreToken | None, *,
           public: bool) -> bool:
     """Record a verification just done, with the stats verification took."""
     rec = {"store": img.store_root, "image": img.image_id, "level": world.level,

@@ -435,7 +435,7 @@ class CvmfsClientFS:
         try:
             names = sorted(os.listdir(e.src))
         except OSError as err:
-            raise OSError(err.errno or errno.EIO, path)
+            raise OSError(err.errno or errno.EIO, path) from err
         for name in names:
             child = "/" + name if path == "/" else path + "/" + name
             ce = rev.entry(child)
