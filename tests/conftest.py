@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import pwd
 import shutil
 import subprocess
@@ -23,9 +24,14 @@ JULIA = os.path.join(REPO, ".deps", "julia", "bin", "julia")
 EXAMPLE = os.path.join(REPO, "examples", "hep-analysis")
 JULIA_LIB = os.path.join(REPO, ".deps", "julia", "lib")
 JOB_USER = "ddjob"
-# Fixed, so a build cached between local runs (DEPOTDELIVERY_TEST_CACHE) stays
-# valid: the store path is baked into the depot's .ji caches.
-NODE_STORE = "/tmp/depotdelivery-test-node/cvmfs/julia.test/depots"
+# The README's end-to-end blocks run with their absolute paths moved under
+# README_TOP (tests/test_readme.py), and the example build of every test run
+# is the README's own CI block: so the store path baked into the build's .ji
+# caches is the README's /cvmfs/julia.example.org/depots, moved.  Fixed, so a
+# build cached between local runs (DEPOTDELIVERY_TEST_CACHE) stays valid.
+README_TOP = "/tmp/depotdelivery-test-node"
+NODE_STORE = README_TOP + "/cvmfs/julia.example.org/depots"
+README_BLOCK = re.compile(r"<!-- readme-test: (\w+) -->\n```sh\n(.*?)```", re.S)
 
 
 def run(cmd, *, user=None, env=None, check=False, timeout=600, **kw):
@@ -54,7 +60,8 @@ def workdir():
     os.chmod(d, 0o755)
     yield d
     _unmount_all(d)
-    _unmount_all(os.path.dirname(os.path.dirname(os.path.dirname(NODE_STORE))))
+    _unmount_all(README_TOP)
+    shutil.rmtree(README_TOP, ignore_errors=True)
     shutil.rmtree(d, ignore_errors=True)
 
 
@@ -109,18 +116,62 @@ def build_image(out, project, *, levels, workload, registries=(), store_path=NOD
     return run(cmd, timeout=3600)
 
 
+def readme_blocks() -> dict[str, str]:
+    """The blocks of README.md's "The job, end to end", by name."""
+    with open(os.path.join(REPO, "README.md")) as f:
+        return dict(README_BLOCK.findall(f.read()))
+
+
+def readme_moved(block: str, top: str = README_TOP) -> str:
+    """A README block with every absolute path it names moved under `top`."""
+    for old, new in (("/srv/", f"{top}/srv/"), ("/cvmfs/", f"{top}/cvmfs/"),
+                     ("/etc/depotdelivery", f"{top}/etc/depotdelivery"),
+                     ("/var/cache/depotdelivery", f"{top}/var/cache/depotdelivery"),
+                     ('"/usr/bin/julia"', f'"{JULIA}"')):
+        block = block.replace(old, new)
+    return block
+
+
+def readme_sh(block: str, cwd: str, user: str | None = None, env: dict | None = None):
+    """Run a README block with bash -euo pipefail, as a newcomer's shell would."""
+    e = {"PATH": f"{VENV_BIN}:/usr/sbin:/usr/bin:/sbin:/bin", "HOME": "/tmp", **(env or {})}
+    cmd = ["bash", "-euo", "pipefail", "-c", block]
+    if user:
+        cmd = ["runuser", "-u", user, "--", "env", *[f"{k}={v}" for k, v in e.items()], *cmd]
+    return subprocess.run(cmd, cwd=cwd, env=e, capture_output=True, text=True, timeout=3600)
+
+
 @pytest.fixture(scope="session")
-def hep_build(workdir, hep_registry):
-    """The example built for x86-64 and x86-64-v3: once per test run.
-    DEPOTDELIVERY_TEST_CACHE=DIR keeps it between local runs, keyed by the
-    example's and the builder's sources."""
+def readme_ci(workdir):
+    """The README's CI block, run as written in a world-readable folder laid
+    out like the checkout a newcomer works in (the examples, and what `make`
+    installed): keygen, registry, the example's build, publish, ls."""
+    _unmount_all(README_TOP)
+    shutil.rmtree(README_TOP, ignore_errors=True)
+    work = os.path.join(README_TOP, "checkout")
+    os.makedirs(work)
+    shutil.copytree(EXAMPLE, os.path.join(work, "examples", "hep-analysis"))
+    os.symlink(os.path.join(REPO, ".deps"), os.path.join(work, ".deps"))
+    subprocess.run(["chmod", "-R", "a+rX", README_TOP], check=True)
+    p = readme_sh(readme_moved(readme_blocks()["ci"]), work)
+    assert p.returncode == 0, p.stderr[-3000:]
+    return work, p
+
+
+@pytest.fixture(scope="session")
+def hep_build(request, workdir):
+    """The example built for x86-64 and x86-64-v3, once per test run: by the
+    README's CI block.  DEPOTDELIVERY_TEST_CACHE=DIR keeps it between local
+    runs, keyed by the example's, the README's and the builder's sources."""
     cache = os.environ.get("DEPOTDELIVERY_TEST_CACHE")
-    key = _inputs_digest(EXAMPLE, *BUILD_INPUTS)
-    out = os.path.join(cache, f"hep-{key[:16]}") if cache else os.path.join(workdir, "build-hep")
-    if not (cache and os.path.exists(os.path.join(out, "manifest.json"))):
-        p = build_image(out, EXAMPLE, levels="x86-64,x86-64-v3",
-                        workload=os.path.join(EXAMPLE, "workload.jl"), registries=[hep_registry])
-        assert p.returncode == 0, p.stderr
+    key = _inputs_digest(EXAMPLE, os.path.join(REPO, "README.md"), *BUILD_INPUTS)
+    cached = os.path.join(cache, f"hep-{key[:16]}") if cache else ""
+    if cached and os.path.exists(os.path.join(cached, "manifest.json")):
+        return cached
+    work, _ = request.getfixturevalue("readme_ci")
+    out = os.path.join(work, "_build", "hep")
+    if cached:
+        shutil.copytree(out, cached, symlinks=True)
     return out
 
 
@@ -177,26 +228,31 @@ def write_site_config(path, *, store, pubkeys, cache_dir, max_level="", extra=""
 
 @pytest.fixture
 def node(workdir, pristine_store, ci_keys, job_user, request):
+    n = make_node(workdir, pristine_store, ci_keys[1], tag=str(len(os.listdir(workdir))))
+    yield n
+    _unmount_all(NODE_STORE)
+    shutil.rmtree(n.store_src, ignore_errors=True)
+
+
+def make_node(workdir, pristine_store, pubkey, *, tag) -> Node:
+    """A node seeing a private clone of the pristine store read-only at
+    NODE_STORE, with its own site config, root's sticky cache folder and a
+    fallback folder for users' caches (not /var/tmp in tests)."""
     src, image_id = pristine_store
-    n = len(os.listdir(workdir))
-    clone = os.path.join(workdir, f"store-{n}")
+    clone = os.path.join(workdir, f"store-{tag}")
     subprocess.run(["cp", "-al", src, clone], check=True)
     os.makedirs(NODE_STORE, exist_ok=True)
     _unmount_all(NODE_STORE)
     subprocess.run(["mount", "--bind", "-o", "ro", clone, NODE_STORE], check=True)
-    cache_dir = os.path.join(workdir, f"cache-{n}")
-    os.makedirs(cache_dir)
-    os.chmod(cache_dir, 0o1777)
-    config = os.path.join(workdir, f"site-{n}.toml")
-    write_site_config(config, store=NODE_STORE, pubkeys=[ci_keys[1]], cache_dir=cache_dir)
-    # Where a user's cache goes when the site's is unusable (not /var/tmp in tests).
-    fallback = os.path.join(workdir, f"fallback-{n}")
-    os.makedirs(fallback)
-    os.chmod(fallback, 0o1777)
-    yield Node(clone, NODE_STORE, image_id, config, cache_dir, ci_keys[1],
-               env={"DEPOTDELIVERY_FALLBACK_CACHE": fallback})
-    _unmount_all(NODE_STORE)
-    shutil.rmtree(clone, ignore_errors=True)
+    cache_dir = os.path.join(workdir, f"cache-{tag}")
+    fallback = os.path.join(workdir, f"fallback-{tag}")
+    for d in (cache_dir, fallback):
+        os.makedirs(d)
+        os.chmod(d, 0o1777)
+    config = os.path.join(workdir, f"site-{tag}.toml")
+    write_site_config(config, store=NODE_STORE, pubkeys=[pubkey], cache_dir=cache_dir)
+    return Node(clone, NODE_STORE, image_id, config, cache_dir, pubkey,
+                env={"DEPOTDELIVERY_FALLBACK_CACHE": fallback})
 
 
 TINY = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fixtures", "tiny")

@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from conftest import DD, EXAMPLE, TINY, run
+from conftest import DD, EXAMPLE, NODE_STORE, TINY, run
 
 pytestmark = pytest.mark.julia
 
@@ -194,7 +194,7 @@ def test_republish_with_one_package_changed_writes_only_that_package_and_the_ima
     registry = create_registry(sorted(str(p) for p in (example / "packages").iterdir()), str(tmp_path / "reg"))
     out = os.path.join(workdir, "build-hep-changed")
     p = run([DD, "build", str(example), "--levels", "x86-64", "--workload", str(example / "workload.jl"),
-             "--out", out, "--registry", registry, "--store-path", "/tmp/depotdelivery-test-node/cvmfs/julia.test/depots"],
+             "--out", out, "--registry", registry, "--store-path", NODE_STORE],
             timeout=3600)
     assert p.returncode == 0, p.stderr
     store = tmp_path / "store"

@@ -14,7 +14,7 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from conftest import DD, DD_RUN, NODE_STORE, _unmount_all, run, write_site_config
+from conftest import DD, DD_RUN, NODE_STORE, _unmount_all, make_node, run
 from test_trace import CPUINFO, julia_paths
 
 pytestmark = [pytest.mark.julia,
@@ -29,22 +29,11 @@ NAMES = ("x.jl", "Project.toml", "JuliaProject.toml", "JuliaManifest.toml", "Man
 def writable_node(workdir, pristine_store, ci_keys, job_user):
     """One node for all examples: the store clone stays writable behind the
     read-only mount, and each example removes what it planted."""
-    src, image_id = pristine_store
-    clone = os.path.join(workdir, "store-writer")
-    subprocess.run(["cp", "-al", src, clone], check=True)
-    os.makedirs(NODE_STORE, exist_ok=True)
-    _unmount_all(NODE_STORE)
-    subprocess.run(["mount", "--bind", "-o", "ro", clone, NODE_STORE], check=True)
-    cache = os.path.join(workdir, "cache-writer")
-    os.makedirs(cache)
-    os.chmod(cache, 0o1777)
-    config = os.path.join(workdir, "site-writer.toml")
-    write_site_config(config, store=NODE_STORE, pubkeys=[ci_keys[1]], cache_dir=cache)
-    node = type("N", (), {"src": clone, "image_id": image_id, "config": config, "cache": cache})()
+    node = make_node(workdir, pristine_store, ci_keys[1], tag="writer")
     base = launch(node, traced_as="baseline")
     assert base[0].returncode == 0, base[0].stderr
     node.baseline = base[0].stdout
-    node.places = places(clone, image_id, julia_paths(base[1], NODE_STORE))
+    node.places = places(node.store_src, node.image_id, julia_paths(base[1], NODE_STORE))
     yield node
     _unmount_all(NODE_STORE)
 
@@ -68,11 +57,11 @@ def places(src, image_id, probed):
 
 
 def launch(node, traced_as, user="ddjob"):
-    trace = os.path.join(node.cache, f"trace-{traced_as}.txt")
+    trace = os.path.join(node.cache_dir, f"trace-{traced_as}.txt")
     open(trace, "w").close()
     os.chmod(trace, 0o666)
     p = run(["strace", "-f", "-qq", "-o", trace, "-e", "trace=file,desc", DD_RUN, "--channel", "stable",
-             "--cpuinfo", CPUINFO, "--", *JOB], user=user, env={"DEPOTDELIVERY_CONFIG": node.config})
+             "--cpuinfo", CPUINFO, "--", *JOB], user=user, env={"DEPOTDELIVERY_CONFIG": node.config, **node.env})
     with open(trace) as f:
         return p, f.read()
 
@@ -117,7 +106,7 @@ def unplant(paths):
 
 def clear_user_cache(node):
     uid = int(subprocess.run(["id", "-u", "ddjob"], capture_output=True, text=True).stdout)
-    shutil.rmtree(os.path.join(node.cache, f"u{uid}"), ignore_errors=True)
+    shutil.rmtree(os.path.join(node.cache_dir, f"u{uid}"), ignore_errors=True)
 
 
 @settings(max_examples=int(os.environ.get("DEPOTDELIVERY_WRITER_EXAMPLES", "24")), deadline=None,
@@ -128,13 +117,13 @@ def test_anything_a_store_writer_plants_fails_closed_or_is_never_read(writable_n
     node = writable_node
     place = data.draw(st.sampled_from(node.places), label="place")
     clear_user_cache(node)
-    shutil.rmtree(os.path.join(node.cache, "u0"), ignore_errors=True)
+    shutil.rmtree(os.path.join(node.cache_dir, "u0"), ignore_errors=True)
     if path == "cached":
         assert launch(node, "warm")[0].returncode == 0  # this user's plan and record now exist
     elif path == "root-record":
         p = run([DD, "verify", "--channel", "stable", "--cpuinfo", CPUINFO], env={"DEPOTDELIVERY_CONFIG": node.config})
         assert p.returncode == 0, p.stderr  # root's record, as the Slurm Prolog leaves it
-    rel, cleanup = plant(node.src, place, name, thing)
+    rel, cleanup = plant(node.store_src, place, name, thing)
     try:
         p, trace = launch(node, "planted")
     finally:

@@ -148,9 +148,14 @@ def _io_error(img: VerifiedImage, rel: str, e: OSError) -> Exception:
     return ImageInvalid(f"image {img.image_id[:12]}: cannot read {rel} ({e.strerror})")
 
 
-def _changed(img: VerifiedImage, rel: str) -> ImageInvalid:
-    return ImageInvalid(f"image {img.image_id[:12]}: {rel} changed while it was verified (replaced or "
-                        "rewritten in the store); do not run it, republish")
+def _unchanged_since(img: VerifiedImage, rel: str, fd: int, before: os.stat_result, path: str) -> StatKey:
+    """The descriptor's stat now, and the path's, must still be `before`:
+    else what was read is not what a later stat check would vouch for."""
+    key = stat_key(before)
+    if stat_key(os.fstat(fd)) != key or stat_key(os.lstat(path)) != key:
+        raise ImageInvalid(f"image {img.image_id[:12]}: {rel} changed while it was verified (replaced or "
+                           "rewritten in the store); do not run it, republish")
+    return key
 
 
 def hash_one(img: VerifiedImage, f: FileEntry) -> StatKey:
@@ -179,17 +184,13 @@ def hash_one(img: VerifiedImage, f: FileEntry) -> StatKey:
                 break
             h.update(view[:n])
             size += n
-        after = os.fstat(fd)
-        now = os.lstat(path)
+        key = _unchanged_since(img, rel, fd, before, path)
     except ImageInvalid:
         raise
     except OSError as e:
         raise _io_error(img, rel, e) from None
     finally:
         os.close(fd)
-    key = stat_key(before)
-    if stat_key(after) != key or stat_key(now) != key:
-        raise _changed(img, rel)
     if size != f.size or h.hexdigest() != f.sha256:
         raise ImageInvalid(f"image {img.image_id[:12]}: {rel} does not match its sha256 in the "
                            "manifest (tampered or from another image); do not run it, republish")
@@ -209,15 +210,11 @@ def list_one(img: VerifiedImage, rel: str) -> tuple[StatKey, list[str]]:
     try:
         before = os.fstat(fd)
         names = os.listdir(fd)
-        after = os.fstat(fd)
-        now = os.lstat(path)
+        key = _unchanged_since(img, rel, fd, before, path)
     except OSError as e:
         raise _io_error(img, rel, e) from None
     finally:
         os.close(fd)
-    key = stat_key(before)
-    if stat_key(after) != key or stat_key(now) != key:
-        raise _changed(img, rel)
     return key, names
 
 
