@@ -30,7 +30,7 @@ from depotdelivery.levels import LEVEL_NAMES
 
 # What the startd cron (condor_node.py) and the schedd transform
 # (50-depotdelivery.conf) put into ads, plus HTCondor's own attributes.
-SLOT_ATTRS = ("Name", "Machine", "State", "Activity", "Microarch", "DepotDeliveryLevel",
+SLOT_ATTRS = ("Name", "Machine", "SlotType", "State", "Activity", "Microarch", "DepotDeliveryLevel",
               "DepotDeliveryLevelName", "DepotDeliveryCpuLevel", "DepotDeliveryStores",
               "DepotDeliveryImages", "DepotDeliveryError")
 JOB_ATTRS = ("ClusterId", "ProcId", "Owner", "JobStatus", "JuliaImage", "JuliaImageId",
@@ -53,8 +53,9 @@ INSTALL_HINT = ("install the bindings (pip install 'depotdelivery[htcondor]', i.
 # -- views (plain data) ---------------------------------------------------------
 @dataclass(frozen=True)
 class SlotView:
-    name: str
+    name: str  # slot1@host, slot1_3@host (a dynamic slot), slot1@startd@host
     machine: str
+    slot_type: str  # "Partitionable", "Dynamic", "Static" ("" if not advertised)
     state: str  # State/Activity, e.g. "Claimed/Busy"
     microarch: str  # HTCondor's own CPU level ("x86_64-v4"), "" if not advertised
     level: int | None  # DepotDeliveryLevel: what jobs run at here (site cap applied); None: no cron output
@@ -63,6 +64,27 @@ class SlotView:
     stores: tuple[str, ...]
     images: tuple[str, ...]  # DepotDeliveryImages: image ids verified here with a variant this slot runs
     error: str  # DepotDeliveryError, "" if none
+
+    @property
+    def node(self) -> str:
+        return node_of(self.name)
+
+
+@dataclass(frozen=True)
+class NodeView:
+    """One execute node (one startd): what its slots advertise, once.  The
+    startd cron runs per startd, so all its slots carry the same values."""
+
+    name: str  # "host", or "startd@host" for a named startd
+    level: int | None
+    level_name: str
+    cpu_level: int | None
+    microarch: str
+    stores: tuple[str, ...]
+    images: tuple[str, ...]
+    error: str
+    slots: tuple[str, ...]
+    claimed: int  # slots in State Claimed (running or about to run a job)
 
 
 @dataclass(frozen=True)
@@ -74,8 +96,12 @@ class JobView:
     ref: str  # JuliaImage: what the user asked for
     image_id: str  # JuliaImageId: the pin ("" if the transform did not pin it)
     level: int | None  # JuliaImageLevel: lowest level the pinned image has a variant for
-    remote_host: str  # the slot it runs on
+    remote_host: str  # the slot it runs on ("" unless running)
     hold_reason: str
+
+    @property
+    def node(self) -> str:
+        return node_of(self.remote_host) if self.remote_host else ""
 
 
 @dataclass(frozen=True)
@@ -88,6 +114,13 @@ class PoolStatus:
 
 
 # -- ads -> views (pure) --------------------------------------------------------------
+def node_of(slot_name: str) -> str:
+    """slot1_2@baseline@host -> baseline@host: a slot's name is
+    slotN[_M]@ before the startd's own name."""
+    head, at, rest = slot_name.partition("@")
+    return rest if at and head.startswith("slot") else slot_name
+
+
 def _text(value) -> str:
     """An attribute's value as text; JSON null (undefined) and expressions
     the ad could not evaluate to a string are "" rather than guessed."""
@@ -129,13 +162,30 @@ def slots(ads: list[dict]) -> list[SlotView]:
         level = _int(ad.get("DepotDeliveryLevel"))
         state = "/".join(x for x in (_text(ad.get("State")), _text(ad.get("Activity"))) if x)
         out.append(SlotView(name=_text(ad.get("Name")) or "?", machine=_text(ad.get("Machine")),
+                            slot_type=_text(ad.get("SlotType")),
                             state=state, microarch=_text(ad.get("Microarch")), level=level,
                             level_name=_level_name(level, _text(ad.get("DepotDeliveryLevelName"))),
                             cpu_level=_int(ad.get("DepotDeliveryCpuLevel")),
                             stores=_list(ad.get("DepotDeliveryStores")),
                             images=_list(ad.get("DepotDeliveryImages")),
                             error=_text(ad.get("DepotDeliveryError"))))
-    return sorted(out, key=lambda s: (s.machine, s.name))
+    return sorted(out, key=lambda s: (s.node, s.name))
+
+
+def nodes(slot_views: list[SlotView]) -> list[NodeView]:
+    by_node: dict[str, list[SlotView]] = {}
+    for s in slot_views:
+        by_node.setdefault(s.node, []).append(s)
+    out = []
+    for name, group in sorted(by_node.items()):
+        # The partitionable (or static) slot speaks for the node: dynamic
+        # slots come and go with the jobs carved out of it.
+        first = sorted(group, key=lambda s: (s.slot_type == "Dynamic", s.name))[0]
+        out.append(NodeView(name=name, level=first.level, level_name=first.level_name, cpu_level=first.cpu_level,
+                            microarch=first.microarch, stores=first.stores, images=first.images, error=first.error,
+                            slots=tuple(s.name for s in group),
+                            claimed=sum(s.state.startswith("Claimed") for s in group)))
+    return out
 
 
 def jobs(ads: list[dict], schedd: str) -> list[JobView]:
@@ -161,18 +211,18 @@ def _job_key(j: JobView) -> tuple:
     return (j.schedd, int(c) if c.isdigit() else -1, int(p) if p.isdigit() else -1)
 
 
-def offered_by(slot_views: list[SlotView]) -> dict[str, list[str]]:
-    """image id -> the slots whose DepotDeliveryImages list it."""
+def offered_by(node_views: list[NodeView]) -> dict[str, list[str]]:
+    """image id -> the nodes whose DepotDeliveryImages list it."""
     out: dict[str, list[str]] = {}
-    for s in slot_views:
-        for image in s.images:
-            out.setdefault(image, []).append(s.name)
+    for n in node_views:
+        for image in n.images:
+            out.setdefault(image, []).append(n.name)
     return dict(sorted(out.items()))
 
 
 def _where(j: JobView, offers: dict[str, list[str]]) -> str:
     if j.remote_host:
-        return j.remote_host
+        return f"on {j.remote_host}"
     if j.status == "Held":
         return "held: " + (j.hold_reason or "no reason given")
     if not j.image_id:
@@ -180,37 +230,37 @@ def _where(j: JobView, offers: dict[str, list[str]]) -> str:
     n = len(offers.get(j.image_id, []))
     # Advice, not a verdict: DepotDeliveryImages lists channel images only,
     # while a job may pin any image id the access point offers.
-    return f"advertised by {n} slot(s)" if n else "advertised by no slot (DepotDeliveryImages)"
+    return f"advertised by {n} node(s)" if n else "advertised by no node (DepotDeliveryImages)"
 
 
 def render(st: PoolStatus) -> str:
-    offers = offered_by(st.slots)
-    short = {i: i[:12] for i in offers}
+    node_views = nodes(st.slots)
+    offers = offered_by(node_views)
     lines = [f"HTCondor pool {st.pool or '(configured collector)'} via {st.via}", ""]
-    if st.slots:
-        width = max(len(s.name) for s in st.slots)
-        lines.append("execute slots (startd ads; LEVEL, STORES and IMAGES from depotdelivery's startd cron):")
-        lines.append(f"  {'SLOT':{width}s}  {'STATE':16s} {'LEVEL':14s} {'MICROARCH':10s} IMAGES")
-        for s in st.slots:
-            level = f"{s.level} {s.level_name}" if s.level is not None else "-"
-            images = ",".join(short.get(i, i[:12]) for i in s.images) or "-"
-            lines.append(f"  {s.name:{width}s}  {s.state or '?':16s} {level:14s} {s.microarch or '-':10s} {images}")
-            if s.level is None:
+    if node_views:
+        width = max(len(n.name) for n in node_views)
+        lines.append("execute nodes (startd ads; LEVEL and IMAGES from depotdelivery's startd cron):")
+        lines.append(f"  {'NODE':{width}s}  {'CLAIMED':8s} {'LEVEL':14s} {'MICROARCH':10s} IMAGES")
+        for n in node_views:
+            level = f"{n.level} {n.level_name}" if n.level is not None else "-"
+            busy = f"{n.claimed}/{len(n.slots)}"  # of its slots (a running job adds a dynamic one)
+            images = ",".join(i[:12] for i in n.images) or "-"
+            lines.append(f"  {n.name:{width}s}  {busy:8s} {level:14s} {n.microarch or '-':10s} {images}")
+            if n.level is None:
                 lines.append(f"  {'':{width}s}  no DepotDeliveryLevel: is the startd cron of "
                              "50-depotdelivery.conf installed here?")
-            if s.error:
-                lines.append(f"  {'':{width}s}  ERROR: {s.error}")
-        stores = sorted({x for s in st.slots for x in s.stores})
-        for store in stores:
-            n = sum(store in s.stores for s in st.slots)
-            lines.append(f"  store {store}: readable on {n} of {len(st.slots)} slot(s)")
+            if n.error:
+                lines.append(f"  {'':{width}s}  ERROR: {n.error}")
+        for store in sorted({x for n in node_views for x in n.stores}):
+            k = sum(store in n.stores for n in node_views)
+            lines.append(f"  store {store}: readable on {k} of {len(node_views)} node(s)")
     else:
-        lines.append("execute slots: none in the collector")
+        lines.append("execute nodes: none in the collector")
     if offers:
         lines.append("")
-        lines.append("images advertised (DepotDeliveryImages -> slots):")
+        lines.append("images advertised (DepotDeliveryImages -> nodes):")
         for image, names in offers.items():
-            lines.append(f"  {image[:12]}  {len(names)} slot(s): {', '.join(names)}")
+            lines.append(f"  {image[:12]}  {len(names)} node(s): {', '.join(names)}")
     lines.append("")
     if st.jobs:
         lines.append("jobs asking for an image (JuliaImage -> pinned JuliaImageId):")
@@ -226,15 +276,18 @@ def render(st: PoolStatus) -> str:
 
 
 def to_json(st: PoolStatus) -> dict:
-    offers = offered_by(st.slots)
+    node_views = nodes(st.slots)
+    offers = offered_by(node_views)
     return {
         "pool": st.pool, "via": st.via,
-        "slots": [{"name": s.name, "machine": s.machine, "state": s.state, "microarch": s.microarch,
-                   "level": s.level, "level_name": s.level_name, "cpu_level": s.cpu_level,
-                   "stores": list(s.stores), "images": list(s.images), "error": s.error} for s in st.slots],
+        "nodes": [{"name": n.name, "level": n.level, "level_name": n.level_name, "cpu_level": n.cpu_level,
+                   "microarch": n.microarch, "stores": list(n.stores), "images": list(n.images), "error": n.error,
+                   "slots": list(n.slots), "claimed": n.claimed} for n in node_views],
+        "slots": [{"name": s.name, "node": s.node, "type": s.slot_type, "state": s.state, "level": s.level,
+                   "images": list(s.images)} for s in st.slots],
         "images": offers,
         "jobs": [{"id": j.job_id, "schedd": j.schedd, "owner": j.owner, "status": j.status, "ref": j.ref,
-                  "image": j.image_id, "level": j.level, "remote_host": j.remote_host,
+                  "image": j.image_id, "level": j.level, "remote_host": j.remote_host, "node": j.node,
                   "hold_reason": j.hold_reason, "offered_by": offers.get(j.image_id, [])}
                  for j in sorted(st.jobs, key=_job_key)],
         "problems": list(st.problems),
@@ -292,11 +345,14 @@ def _query_bindings(htcondor2, pool: str) -> PoolStatus:
     if not pool and not htcondor2.param.get("COLLECTOR_HOST"):
         raise ConfigError("no HTCondor collector configured: pass --pool HOST[:PORT], or set COLLECTOR_HOST "
                           "in the file CONDOR_CONFIG names")
+    # What the wheel raises besides its own exception (a bad address, a
+    # reply it cannot parse) is a pool that could not be read all the same.
+    failed = (htcondor2.HTCondorException, RuntimeError, ValueError, OSError)
     try:
         coll = htcondor2.Collector(pool or None)
         slot_ads = coll.query(htcondor2.AdType.Startd, projection=list(SLOT_ATTRS))
         schedds = coll.locateAll(htcondor2.DaemonType.Schedd)
-    except htcondor2.HTCondorException as e:
+    except failed as e:
         raise StoreUnavailable(f"{_where_text(pool)} did not answer ({_one_line(str(e))}); "
                                "is the pool up and --pool right?") from None
     job_views: list[JobView] = []
@@ -305,7 +361,7 @@ def _query_bindings(htcondor2, pool: str) -> PoolStatus:
         name = str(loc.get("Name", "?"))
         try:
             ads = htcondor2.Schedd(loc).query(JOB_CONSTRAINT, list(JOB_ATTRS))
-        except htcondor2.HTCondorException as e:
+        except failed as e:
             # One access point down must not hide the slots and the others.
             problems.append(f"schedd {name} did not answer: {_one_line(str(e))}")
             continue
@@ -340,15 +396,20 @@ def _tool_json(argv: list[str]) -> list[dict]:
 def _query_tools(pool: str) -> PoolStatus:
     where = ["-pool", pool] if pool else []
     slot_ads = _tool_json(["condor_status", *where, "-json", "-attributes", ",".join(SLOT_ATTRS)])
-    schedd_ads = _tool_json(["condor_status", *where, "-schedd", "-json", "-attributes", "Name"])
+    schedd_ads = _tool_json(["condor_status", *where, "-schedd", "-json", "-attributes", "Name,MyAddress"])
     job_views: list[JobView] = []
     problems = [] if schedd_ads else ["no schedd (access point) in the collector: no jobs to show"]
     for loc in schedd_ads:
         name = _text(loc.get("Name"))
         if not name:
             continue
+        # The schedd's address from its ad, as the bindings use it: `-name`
+        # would look the name up again, and fails where the host name is
+        # not fully qualified ("unknown host").
+        addr = _text(loc.get("MyAddress"))
+        which = ["-addr", addr] if addr else [*where, "-name", name]
         try:
-            ads = _tool_json(["condor_q", *where, "-name", name, "-allusers", "-json", "-constraint", JOB_CONSTRAINT,
+            ads = _tool_json(["condor_q", *which, "-allusers", "-json", "-constraint", JOB_CONSTRAINT,
                               "-attributes", ",".join(JOB_ATTRS)])
         except StoreUnavailable as e:
             problems.append(f"schedd {name} did not answer: {e.message}")

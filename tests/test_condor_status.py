@@ -16,13 +16,16 @@ from conftest import DD, run
 from depotdelivery.submit import condor_status as cs
 
 A, B, C = "a" * 64, "b" * 64, "c" * 64
+V3 = {"Machine": "node-v3", "Microarch": "x86_64-v4", "DepotDeliveryLevel": 3, "DepotDeliveryLevelName": "x86-64-v3",
+      "DepotDeliveryCpuLevel": 4, "DepotDeliveryStores": "/cvmfs/julia.example.org/depots",
+      "DepotDeliveryImages": f"{A},{B}"}
 SLOT_ADS = [
-    {"Name": "slot1@node-v3", "Machine": "node-v3", "State": "Claimed", "Activity": "Busy", "Microarch": "x86_64-v4",
-     "DepotDeliveryLevel": 3, "DepotDeliveryLevelName": "x86-64-v3", "DepotDeliveryCpuLevel": 4,
-     "DepotDeliveryStores": "/cvmfs/julia.example.org/depots", "DepotDeliveryImages": f"{A},{B}"},
-    {"Name": "slot1@node-base", "Machine": "node-base", "State": "Unclaimed", "Activity": "Idle",
-     "Microarch": "x86_64-v1", "DepotDeliveryLevel": 1, "DepotDeliveryLevelName": "x86-64", "DepotDeliveryCpuLevel": 1,
-     "DepotDeliveryStores": "/cvmfs/julia.example.org/depots", "DepotDeliveryImages": A},
+    # A partitionable slot and the dynamic slot a running job got from it: one node.
+    {"Name": "slot1@node-v3", "SlotType": "Partitionable", "State": "Unclaimed", "Activity": "Idle", **V3},
+    {"Name": "slot1_1@node-v3", "SlotType": "Dynamic", "State": "Claimed", "Activity": "Busy", **V3},
+    {"Name": "slot1@base@node-base", "Machine": "node-base", "SlotType": "Static", "State": "Unclaimed",
+     "Activity": "Idle", "Microarch": "x86_64-v1", "DepotDeliveryLevel": 1, "DepotDeliveryLevelName": "x86-64",
+     "DepotDeliveryCpuLevel": 1, "DepotDeliveryStores": "/cvmfs/julia.example.org/depots", "DepotDeliveryImages": A},
     # A node whose store is gone: the cron advertises the error and no store.
     {"Name": "slot1@node-broken", "Machine": "node-broken", "State": "Unclaimed", "Activity": "Idle",
      "DepotDeliveryLevel": 2, "DepotDeliveryStores": "", "DepotDeliveryImages": "",
@@ -33,14 +36,14 @@ SLOT_ADS = [
 ]
 JOB_ADS = [
     {"ClusterId": 12, "ProcId": 0, "Owner": "alice", "JobStatus": 2, "JuliaImage": "stable", "JuliaImageId": A,
-     "JuliaImageLevel": 1, "RemoteHost": "slot1@node-v3"},
+     "JuliaImageLevel": 1, "RemoteHost": "slot1_1@node-v3"},
     {"ClusterId": 9, "ProcId": 1, "Owner": "bob", "JobStatus": 1, "JuliaImage": "v4only", "JuliaImageId": C,
      "JuliaImageLevel": 4},
     {"ClusterId": 10, "ProcId": 0, "Owner": "bob", "JobStatus": 5, "JuliaImage": "tamperme", "JuliaImageId": B,
      "HoldReason": "depotdelivery exit 65 (image-invalid): sys.so does not match"},
     # Left out: completed, and not asking for an image.
     {"ClusterId": 8, "ProcId": 0, "Owner": "bob", "JobStatus": 4, "JuliaImage": "stable", "JuliaImageId": A},
-    {"ClusterId": 7, "ProcId": 0, "Owner": "carol", "JobStatus": 2, "RemoteHost": "slot1@node-base"},
+    {"ClusterId": 7, "ProcId": 0, "Owner": "carol", "JobStatus": 2, "RemoteHost": "slot1@base@node-base"},
 ]
 
 
@@ -51,39 +54,44 @@ def _status(**kw) -> cs.PoolStatus:
 
 def test_ads_become_views_with_levels_images_and_pins():
     slots = {s.name: s for s in cs.slots(SLOT_ADS)}
-    v3, base, broken, plain = (slots[f"slot1@{n}"] for n in ("node-v3", "node-base", "node-broken", "plain"))
-    assert (v3.level, v3.level_name, v3.cpu_level, v3.images, v3.state) == (3, "x86-64-v3", 4, (A, B), "Claimed/Busy")
-    assert (base.level, base.images, base.stores) == (1, (A,), ("/cvmfs/julia.example.org/depots",))
+    assert slots["slot1_1@node-v3"].node == "node-v3" and slots["slot1@base@node-base"].node == "base@node-base"
+    nodes = {n.name: n for n in cs.nodes(list(slots.values()))}
+    assert list(nodes) == ["base@node-base", "node-broken", "node-v3", "plain"]
+    v3, base, broken, plain = (nodes[n] for n in ("node-v3", "base@node-base", "node-broken", "plain"))
+    assert (v3.level, v3.level_name, v3.cpu_level, v3.images) == (3, "x86-64-v3", 4, (A, B))
+    assert (v3.slots, v3.claimed) == (("slot1@node-v3", "slot1_1@node-v3"), 1)
+    assert (base.level, base.images, base.stores, base.claimed) == (1, (A,), ("/cvmfs/julia.example.org/depots",), 0)
     # The name follows from the number when the ad lacks it.
     assert broken.level_name == "x86-64-v2" and broken.stores == ()
     assert "none of the configured stores is readable" in broken.error
     assert plain.level is None and plain.level_name == "" and plain.images == ()
     jobs = {j.job_id: j for j in cs.jobs(JOB_ADS, "ap1")}
     assert set(jobs) == {"12.0", "9.1", "10.0"}
-    assert (jobs["12.0"].status, jobs["12.0"].image_id, jobs["12.0"].remote_host) == ("Running", A, "slot1@node-v3")
-    assert jobs["10.0"].status == "Held" and "exit 65" in jobs["10.0"].hold_reason
+    assert (jobs["12.0"].status, jobs["12.0"].image_id, jobs["12.0"].node) == ("Running", A, "node-v3")
+    assert jobs["10.0"].status == "Held" and "exit 65" in jobs["10.0"].hold_reason and jobs["10.0"].node == ""
     assert jobs["9.1"].level == 4 and jobs["9.1"].schedd == "ap1"
 
 
-def test_the_table_says_which_slot_offers_what_and_where_each_job_is():
+def test_the_table_says_which_node_offers_what_and_where_each_job_is():
     text = cs.render(_status())
     lines = text.splitlines()
-    header = next(l.split() for l in lines if l.strip().startswith("SLOT"))
-    assert header == ["SLOT", "STATE", "LEVEL", "MICROARCH", "IMAGES"]
-    row = {l.split()[0]: l.split() for l in lines if l.startswith("  slot1@")}
-    assert row["slot1@node-v3"][1:] == ["Claimed/Busy", "3", "x86-64-v3", "x86_64-v4", f"{A[:12]},{B[:12]}"]
-    assert row["slot1@node-base"][1:] == ["Unclaimed/Idle", "1", "x86-64", "x86_64-v1", A[:12]]
-    assert row["slot1@plain"][1:] == ["Owner/Idle", "-", "-", "-"]
+    header = next(l.split() for l in lines if l.strip().startswith("NODE"))
+    assert header == ["NODE", "CLAIMED", "LEVEL", "MICROARCH", "IMAGES"]
+    row = {l.split()[0]: l.split() for l in lines if l.startswith("  ") and l.split()[0] in
+           ("node-v3", "base@node-base", "node-broken", "plain")}
+    assert row["node-v3"][1:] == ["1/2", "3", "x86-64-v3", "x86_64-v4", f"{A[:12]},{B[:12]}"]
+    assert row["base@node-base"][1:] == ["0/1", "1", "x86-64", "x86_64-v1", A[:12]]
+    assert row["plain"][1:] == ["0/1", "-", "-", "-"]
     assert "ERROR: none of the configured stores is readable" in text
     assert "no DepotDeliveryLevel: is the startd cron" in text
-    assert "store /cvmfs/julia.example.org/depots: readable on 2 of 4 slot(s)" in text
-    assert f"  {A[:12]}  2 slot(s): slot1@node-base, slot1@node-v3" in text
+    assert "store /cvmfs/julia.example.org/depots: readable on 2 of 4 node(s)" in text
+    assert f"  {A[:12]}  2 node(s): base@node-base, node-v3" in text
     jobs = [l.split() for l in lines[lines.index("jobs asking for an image (JuliaImage -> pinned JuliaImageId):") + 1:]
             if l.startswith("  ")]
     # Sorted by job id; each with its pin and where it runs, or why it does not.
     assert [j[0] for j in jobs] == ["9.1", "10.0", "12.0"]
-    assert jobs[2][1:] == ["alice", "Running", "stable", "->", A[:12], "slot1@node-v3"]
-    assert " ".join(jobs[0][6:]) == "advertised by no slot (DepotDeliveryImages)"
+    assert jobs[2][1:] == ["alice", "Running", "stable", "->", A[:12], "on", "slot1_1@node-v3"]
+    assert " ".join(jobs[0][6:]) == "advertised by no node (DepotDeliveryImages)"
     assert " ".join(jobs[1][6:]).startswith("held: depotdelivery exit 65")
     assert text.startswith("HTCondor pool cm:9618 via htcondor2 bindings")
 
@@ -92,19 +100,22 @@ def test_the_json_document_carries_the_same_facts():
     doc = cs.to_json(_status(problems=["schedd ap2 did not answer: timeout"]))
     json.dumps(doc)  # plain data only
     assert doc["via"] == cs.VIA_BINDINGS and doc["pool"] == "cm:9618"
-    assert [(s["name"], s["level"], s["images"]) for s in doc["slots"]][:2] == [
-        ("slot1@node-base", 1, [A]), ("slot1@node-broken", 2, [])]
-    assert doc["images"] == {A: ["slot1@node-base", "slot1@node-v3"], B: ["slot1@node-v3"]}
-    assert [(j["id"], j["status"], j["image"], j["offered_by"]) for j in doc["jobs"]] == [
-        ("9.1", "Idle", C, []), ("10.0", "Held", B, ["slot1@node-v3"]),
-        ("12.0", "Running", A, ["slot1@node-base", "slot1@node-v3"])]
+    assert [(n["name"], n["level"], n["images"], n["claimed"]) for n in doc["nodes"]] == [
+        ("base@node-base", 1, [A], 0), ("node-broken", 2, [], 0), ("node-v3", 3, [A, B], 1), ("plain", None, [], 0)]
+    assert [(s["name"], s["node"], s["type"]) for s in doc["slots"]][-3:] == [
+        ("slot1@node-v3", "node-v3", "Partitionable"), ("slot1_1@node-v3", "node-v3", "Dynamic"),
+        ("slot1@plain", "plain", "")]
+    assert doc["images"] == {A: ["base@node-base", "node-v3"], B: ["node-v3"]}
+    assert [(j["id"], j["status"], j["image"], j["node"], j["offered_by"]) for j in doc["jobs"]] == [
+        ("9.1", "Idle", C, "", []), ("10.0", "Held", B, "", ["node-v3"]),
+        ("12.0", "Running", A, "node-v3", ["base@node-base", "node-v3"])]
     assert doc["problems"] == ["schedd ap2 did not answer: timeout"]
     assert "warning: schedd ap2 did not answer" in cs.render(_status(problems=["schedd ap2 did not answer: x"]))
 
 
 def test_an_empty_pool_renders_without_guessing():
     text = cs.render(cs.PoolStatus(pool="", via=cs.VIA_TOOLS, slots=[], jobs=[]))
-    assert "execute slots: none in the collector" in text and "jobs asking for an image: none queued" in text
+    assert "execute nodes: none in the collector" in text and "jobs asking for an image: none queued" in text
     assert "(configured collector)" in text
 
 
@@ -187,7 +198,9 @@ def _stand_ins(tmp_path, *, schedds: list[str], jobs_text: str, failing_schedd: 
     d = tmp_path / "tools"
     d.mkdir()
     (d / "slots.json").write_text(json.dumps(SLOT_ADS))
-    (d / "schedds.json").write_text(json.dumps([{"Name": n} for n in schedds]))
+    # The first schedd with its address (asked by it), the others by name only.
+    (d / "schedds.json").write_text(json.dumps([{"Name": n, **({"MyAddress": f"<127.0.0.1:9618?sock={n}>"} if not i else {})}
+                                                for i, n in enumerate(schedds)]))
     (d / "jobs.json").write_text(jobs_text)
     _tool(str(d), "condor_status", 'case "$*" in *-schedd*) cat "$(dirname "$0")/schedds.json";;\n'
                                    '  *) cat "$(dirname "$0")/slots.json";; esac\n')
@@ -205,20 +218,22 @@ def test_without_bindings_the_tools_stand_in_and_stderr_says_so(tmp_path):
     [note] = p.stderr.strip().splitlines()
     assert note.startswith("depotdelivery: note: ") and "using condor_status and condor_q instead" in note
     doc = json.loads(p.stdout)
-    assert doc["via"] == cs.VIA_TOOLS and len(doc["slots"]) == 4
+    assert doc["via"] == cs.VIA_TOOLS and len(doc["slots"]) == 5 and len(doc["nodes"]) == 4
     assert [(j["id"], j["schedd"], j["image"]) for j in doc["jobs"]] == [("12.0", "ap1", A)]
     assert doc["problems"] == ["schedd ap2 did not answer: condor_q failed: Failed to connect to schedd"]
     calls = open(os.path.join(tools, "calls")).read()
     # Every tool asked the named collector, and condor_q every user's jobs.
-    assert all("-pool cm.example.org" in c for c in calls.splitlines())
-    assert "-allusers" in calls and "-name ap1" in calls
+    status_calls, q_calls = [[c for c in calls.splitlines() if f"/{tool} " in c] for tool in ("condor_status", "condor_q")]
+    assert len(status_calls) == 2 and all("-pool cm.example.org" in c for c in status_calls)
+    assert len(q_calls) == 2 and all("-allusers" in c for c in q_calls)
+    assert "-addr <127.0.0.1:9618?sock=ap1>" in q_calls[0] and "-pool cm.example.org -name ap2" in q_calls[1]
 
 
 def test_tools_that_print_nothing_mean_no_ads(tmp_path):
     tools = _stand_ins(tmp_path, schedds=["ap1"], jobs_text="")
     p = _dd("status", "--condor", env={cs.NO_BINDINGS_ENV: "1", "PATH": f"{tools}:/usr/bin:/bin"})
     assert p.returncode == 0, p.stderr
-    assert "jobs asking for an image: none queued" in p.stdout and "slot1@node-v3" in p.stdout
+    assert "jobs asking for an image: none queued" in p.stdout and "  node-v3 " in p.stdout
 
 
 def test_a_tool_that_fails_for_the_collector_is_unavailable(tmp_path):
