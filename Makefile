@@ -28,7 +28,7 @@ $(VENV)/.deps.stamp: .deps/apt.stamp
 	rm -rf $(VENV)
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip setuptools wheel
-	$(PY) -m pip install -q archspec pynacl tenacity rich pytest pytest-timeout hypothesis matplotlib ruff mypy
+	$(PY) -m pip install -q archspec pynacl tenacity rich pytest pytest-timeout hypothesis matplotlib ruff mypy htcondor
 	@touch $@
 
 # The package (non-editable: the job wrapper runs from an installed copy) and

@@ -2,11 +2,14 @@
 
     depotdelivery condor-channels --store S --out /etc/condor/config.d/51-depotdelivery-channels.conf --reconfig
     depotdelivery condor-startd-cron          # STARTD_CRON job: prints the slot attributes
+    depotdelivery status --condor [--pool HOST[:PORT]] [--json]
 
-Both talk to HTCondor only through files and the `condor_reconfig` tool:
-the access point that needs the table has the tools by definition, and the
-startd cron runs on every execute node, where importing the HTCondor Python
-bindings would cost more than the whole job wrapper (see site-configs/htcondor/README.md).
+The first two talk to HTCondor only through files and the `condor_reconfig`
+tool: the access point that needs the table has the tools by definition, and
+the startd cron runs on every execute node, where importing the HTCondor
+Python bindings would cost more than the whole job wrapper (see
+site-configs/htcondor/README.md).  `status --condor` reads ads through the
+bindings (the `htcondor` extra) where installed, else through the tools.
 """
 
 from __future__ import annotations
@@ -21,6 +24,14 @@ EPILOG = {
         "example (what the STARTD_CRON job in 50-depotdelivery.conf runs):\n"
         "  depotdelivery condor-startd-cron\n"
         "  DEPOTDELIVERY_CPUINFO=recorded.txt depotdelivery condor-startd-cron   # replay a CPU"),
+    "status": (
+        "examples (HTCondor):\n"
+        "  depotdelivery status --condor                        # the collector CONDOR_CONFIG names\n"
+        "  depotdelivery status --condor --pool cm.example.org:9618 --json\n"
+        "--condor reads the startd ads (DepotDeliveryLevel, ...Stores, ...Images) and the\n"
+        "queued jobs' JuliaImage/JuliaImageId through the htcondor2 bindings (pip install\n"
+        "'depotdelivery[htcondor]'), else through condor_status and condor_q\n"
+        "(DEPOTDELIVERY_CONDOR_NO_BINDINGS=1 forces the tools)."),
 }
 
 
@@ -36,6 +47,57 @@ def add_commands(sub, cmd) -> None:
     sp = cmd("condor-startd-cron", _startd_cron, "print this node's depotdelivery slot attributes (STARTD_CRON)")
     sp.epilog = EPILOG["condor-startd-cron"]
     sp.add_argument("--cpuinfo", default="", help="replay a recorded /proc/cpuinfo")
+
+    _add_status(sub, cmd)
+
+
+def _add_status(sub, cmd) -> None:
+    """`status` is shared with other batch systems (slurm_cli adds --slurm):
+    add --condor to an existing `status`, keeping what it did without it."""
+    import argparse
+    sp = sub.choices.get("status") or cmd("status", None, "show which nodes can run which published image")
+    previous = sp.get_default("func")
+    sp.epilog = ((sp.epilog + "\n") if sp.epilog else "") + EPILOG["status"]
+    sp.formatter_class = argparse.RawDescriptionHelpFormatter
+    sp.add_argument("--condor", action="store_true",
+                    help="from the HTCondor collector's slot ads and the schedds' queues")
+    sp.add_argument("--pool", default="", metavar="HOST[:PORT]",
+                    help="with --condor: the collector to ask (default: COLLECTOR_HOST from CONDOR_CONFIG)")
+    if not any(a.dest == "json" for a in sp._actions):
+        sp.add_argument("--json", action="store_true")
+
+    def status(args):
+        from depotdelivery.errors import UsageError
+        if args.condor:
+            # Options of another batch system would be ignored silently.
+            other = [f for f, v in (("--slurm", getattr(args, "slurm", False)),
+                                    ("--store", getattr(args, "store", "")),
+                                    ("--index", getattr(args, "index", ""))) if v]
+            if other:
+                raise UsageError(f"{', '.join(other)} cannot go with --condor; status --condor reads the pool only")
+            return _status_condor(args)
+        if args.pool:
+            raise UsageError("--pool goes with --condor: depotdelivery status --condor --pool HOST[:PORT]")
+        if previous:
+            return previous(args)
+        raise UsageError("say which batch system to ask: depotdelivery status --condor")
+    sp.set_defaults(func=status)
+
+
+def _status_condor(args) -> int:
+    import json
+    import sys
+
+    from . import condor_status
+    pool = condor_status.check_pool(args.pool) if args.pool else ""
+    st, note = condor_status.query(pool)
+    if note:
+        print(f"depotdelivery: note: {note}", file=sys.stderr)
+    if args.json:
+        print(json.dumps(condor_status.to_json(st), indent=2, sort_keys=True))
+    else:
+        print(condor_status.render(st))
+    return 0
 
 
 def _channels(args) -> int:

@@ -55,7 +55,7 @@ def add_commands(sub, cmd) -> None:
         if previous:
             return previous(args)
         from depotdelivery.errors import UsageError
-        raise UsageError("say which batch system to ask: depotdelivery status --slurm")
+        raise UsageError("say which batch system to ask: depotdelivery status --slurm (or --condor)")
     sp.set_defaults(func=status)
 
 

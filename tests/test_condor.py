@@ -7,6 +7,7 @@ reason and output), because HTCondor ignores most mistakes silently."""
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import subprocess
 import time
@@ -367,3 +368,102 @@ def test_ab_validation_an_htcondor_node_runs_what_ci_built(pool, images, ci_keys
             env={"DEPOTDELIVERY_CONFIG": config})
     assert p.returncode == 0, p.stdout + p.stderr
     assert p.stdout.startswith("identical:") and "variant x86-64-v3" in p.stdout
+
+
+# -- status --condor: the pool seen from the access point -----------------------------
+HOST_CONDOR_CONFIG = "COLLECTOR_HOST = 127.0.0.1:9618\n"
+
+
+def _by_node(doc: dict) -> dict:
+    return {("baseline" if n["name"].startswith("baseline@") else "full"): n for n in doc["nodes"]}
+
+
+def _jobs_by_id(doc: dict) -> dict:
+    return {j["id"]: j for j in doc["jobs"]}
+
+
+def test_status_condor_shows_each_nodes_level_and_images_and_each_jobs_pin(pool, images, workdir):
+    """`status --condor --json` on the host, through the htcondor2 wheel
+    (the test venv has it) talking to the 23.9 pool in the chroot; then the
+    same inside the chroot, whose venv lacks the bindings (install_requires
+    only, as an access point without the extra), through condor_status and
+    condor_q.  Both must name both nodes, their levels and images, a job
+    running on the baseline node and a held one, each with its pin."""
+    # `sleep` through the wrapper: it runs with the image verified and stays
+    # Running until removed, so its RemoteHost is there to see.
+    running, _ = pool.submit("status-running", _job("/bin/sleep", "600", image="stable", requirements=ON_BASELINE))
+    held = _probe(pool, "status-held", "v3only", ON_FULL, extra="hold = true")
+    try:
+        ad = pool.wait(running, lambda a: a.get("JobStatus") in (RUNNING, HELD, COMPLETED) and a.get("RemoteHost"),
+                       timeout=120, what="the sleep job to run")
+        assert ad["JobStatus"] == RUNNING, ad.get("HoldReason")
+        # What the pool itself says, through condor_status in the chroot: the
+        # partitionable slot of each node (a running job adds a dynamic one).
+        # The collector hears of the dynamic slot at the startd's next update.
+        slots = pool.wait_for_slots(lambda s: any(x["Name"] == ad["RemoteHost"] and x.get("State") == "Claimed"
+                                                  for x in s))
+        truth = {("baseline" if "@baseline@" in s["Name"] else "full"): s
+                 for s in slots if s.get("SlotType") != "Dynamic"}
+        assert set(truth) == {"baseline", "full"}
+
+        config = os.path.join(workdir, "condor-host-config")
+        with open(config, "w") as f:
+            f.write(HOST_CONDOR_CONFIG)
+        t0 = time.monotonic()
+        p = run([DD, "status", "--condor", "--json"], env={"CONDOR_CONFIG": config})
+        pool.timings["status_bindings_s"] = round(time.monotonic() - t0, 2)
+        assert p.returncode == 0 and p.stderr == "", p.stderr
+        doc = json.loads(p.stdout)
+        assert doc["via"] == "htcondor2 bindings"
+        _check_status(doc, truth, images, pool.user, running=running, held=held, running_on=ad["RemoteHost"])
+
+        # The text form, with the collector named on the command line instead.
+        p = run([DD, "status", "--condor", "--pool", "127.0.0.1:9618"], env={"CONDOR_CONFIG": "/dev/null"})
+        assert p.returncode == 0, p.stderr
+        base, full = (truth[n]["Name"].split("@", 1)[1] for n in ("baseline", "full"))
+        rows = {l.split()[0]: l.split() for l in p.stdout.splitlines() if l.split() and l.split()[0] in (base, full)}
+        assert rows[base][1:4] == ["1/2", "1", "x86-64"]  # its slot and the running job's
+        assert rows[full][2:4] == ["3", "x86-64-v3"]
+        assert images.stable[:12] in rows[base][-1] and images.v3only[:12] not in rows[base][-1]
+        job_line = next(l for l in p.stdout.splitlines() if l.strip().startswith(f"{running}.0 "))
+        assert f"stable -> {images.stable[:12]}" in job_line and job_line.rstrip().endswith(f"on {ad['RemoteHost']}")
+
+        t0 = time.monotonic()
+        p = pool.dd("status", "--condor", "--json", check=False)
+        pool.timings["status_tools_s"] = round(time.monotonic() - t0, 2)
+        assert p.returncode == 0, p.stderr
+        [note] = p.stderr.strip().splitlines()
+        assert note.startswith("depotdelivery: note: the HTCondor Python bindings are not installed")
+        assert note.endswith("using condor_status and condor_q instead")
+        tools_doc = json.loads(p.stdout)
+        assert tools_doc["via"] == "condor_status/condor_q"
+        _check_status(tools_doc, truth, images, pool.user, running=running, held=held, running_on=ad["RemoteHost"])
+        # Both paths read the same ads (a slot's State may move between the two queries).
+        assert tools_doc["nodes"] == doc["nodes"] and tools_doc["images"] == doc["images"]
+    finally:
+        pool.sh("condor_rm", str(running), str(held), check=False)
+
+
+def _check_status(doc: dict, truth: dict, images: Images, user: str, *, running: int, held: int,
+                  running_on: str) -> None:
+    nodes = _by_node(doc)
+    assert set(nodes) == {"baseline", "full"}
+    assert (nodes["baseline"]["level"], nodes["baseline"]["level_name"]) == (1, "x86-64")
+    assert (nodes["full"]["level"], nodes["full"]["level_name"]) == (3, "x86-64-v3")
+    for node, n in nodes.items():
+        # Exactly what the startd cron advertised, as condor_status shows it in the pool.
+        assert n["name"] == truth[node]["Name"].split("@", 1)[1] and n["microarch"] == truth[node]["Microarch"]
+        assert n["images"] == truth[node]["DepotDeliveryImages"].split(",")
+        assert n["stores"] == [NODE_STORE] and n["error"] == ""
+    assert images.stable in nodes["baseline"]["images"] and images.stable in nodes["full"]["images"]
+    assert images.v3only in nodes["full"]["images"] and images.v3only not in nodes["baseline"]["images"]
+    assert running_on in nodes["baseline"]["slots"] and nodes["baseline"]["claimed"] == 1
+    assert sorted(doc["images"][images.stable]) == sorted([nodes["baseline"]["name"], nodes["full"]["name"]])
+    assert doc["images"][images.v3only] == [nodes["full"]["name"]]
+    jobs = _jobs_by_id(doc)
+    r, h = jobs[f"{running}.0"], jobs[f"{held}.0"]
+    assert (r["status"], r["ref"], r["image"], r["owner"]) == ("Running", "stable", images.stable, user)
+    assert (r["remote_host"], r["node"]) == (running_on, nodes["baseline"]["name"])
+    assert (h["status"], h["ref"], h["image"], h["remote_host"]) == ("Held", "v3only", images.v3only, "")
+    assert h["offered_by"] == [nodes["full"]["name"]]
+    assert doc["problems"] == []
