@@ -101,7 +101,7 @@ def _inputs_digest(*paths):
             dirnames.sort()
             for n in sorted(files):
                 p = os.path.join(dirpath, n)
-                h.update(p.encode())
+                h.update(os.path.relpath(p, REPO).encode())  # not the checkout's own path
                 with open(p, "rb") as f:
                     h.update(f.read())
     return h.hexdigest()
