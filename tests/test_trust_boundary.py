@@ -5,6 +5,7 @@ every user of a node, and both launch paths build the same job."""
 
 from __future__ import annotations
 
+import json
 import os
 import pathlib
 import pwd
@@ -330,3 +331,29 @@ def test_the_level_override_never_raises_above_the_site_cap(site, users):
     p = launch(site, users[0], "julia", env={"DEPOTDELIVERY_LEVEL": "x86-64-v3"})
     assert p.returncode == 0, p.stderr
     assert "variants/x86-64/sys.so" in p.stdout and "x86-64-v3/sys.so" not in p.stdout
+
+
+# -- run --dry-run ------------------------------------------------------------------------------
+
+def test_dry_run_prints_the_command_and_the_whole_environment(site, users):
+    env = {"DEPOTDELIVERY_CONFIG": site.config, "DEPOTDELIVERY_LEVEL": "x86-64-v3", "MY_JOB_VAR": "kept"}
+    p = run([DD_RUN, "--channel", "stable", "--dry-run", "--json", "--", "julia", "job.jl"], user=users[0], env=env)
+    assert p.returncode == 0, p.stderr
+    out = json.loads(p.stdout)
+    assert out["argv"][-1] == "job.jl" and out["argv"][1] == "-J" and out["variant"] == "x86-64-v3"
+    assert out["env"]["MY_JOB_VAR"] == "kept" and out["env"]["JULIA_LOAD_PATH"] == "@:@stdlib"
+    assert "JULIA_DEPOT_PATH" in out["set_by_depotdelivery"] and "MY_JOB_VAR" not in out["set_by_depotdelivery"]
+    # What it prints is what a real launch gets.
+    real = launch(site, users[0], "julia", "job.jl", env={"MY_JOB_VAR": "kept"})
+    got = dict(l.split("=", 1) for l in real.stdout.splitlines()[1:] if "=" in l)
+    for name in [*out["set_by_depotdelivery"], "MY_JOB_VAR"]:
+        assert got[name] == out["env"][name], name
+    assert real.stdout.splitlines()[0] == "ARGV " + " ".join(out["argv"])
+    text = run([DD_RUN, "--channel", "stable", "--dry-run", "--", "julia", "job.jl"], user=users[0], env=env)
+    assert text.stdout.splitlines()[1].startswith("exec ") and "* JULIA_LOAD_PATH=@:@stdlib" in text.stdout
+
+
+def test_json_without_dry_run_is_a_usage_error(site, users):
+    p = run([DD_RUN, "--channel", "stable", "--json", "--", "julia"], user=users[0],
+            env={"DEPOTDELIVERY_CONFIG": site.config})
+    assert p.returncode == 64 and len(p.stderr.strip().splitlines()) == 1 and "--dry-run" in p.stderr

@@ -8,15 +8,20 @@ import os
 import sys
 
 USAGE = """usage: depotdelivery run [--store STORE] (--channel NAME | --image ID) [--cpuinfo FILE]
-                         [--dry-run] -- COMMAND [ARGS...]
+                         [--dry-run [--json]] -- COMMAND [ARGS...]
 
 Verify the image, select the variant for this CPU, and exec COMMAND with it.
 If COMMAND is `julia`, it is replaced by the site's Julia started with the
 image's system image and project; any other command finds that `julia` first
 on PATH.
 
+--dry-run verifies and prints the command and the full environment the job
+would get (`*` marks what depotdelivery sets), without running it; with
+--json as one JSON object.
+
 examples:
   depotdelivery run --store /cvmfs/julia.example.org/depots --channel stable -- julia analysis.jl
+  depotdelivery run --channel stable --dry-run --json -- julia analysis.jl
   depotdelivery run --image 3f2a9c01 -- julia -e 'using HepAnalysis; HepAnalysis.main()'
 
 exit codes: 64 usage, 65 image invalid (hold the job), 69 store unavailable,
@@ -28,7 +33,7 @@ _OPTS = ("--store", "--channel", "--image", "--cpuinfo")
 
 def parse(args):
     """-> (options dict, command list); raises ValueError with a message."""
-    opts = {"--store": "", "--channel": "", "--image": "", "--cpuinfo": "", "--dry-run": False}
+    opts = {"--store": "", "--channel": "", "--image": "", "--cpuinfo": "", "--dry-run": False, "--json": False}
     i = 0
     while i < len(args):
         a = args[i]
@@ -36,7 +41,7 @@ def parse(args):
             return opts, list(args[i + 1:])
         if a in ("-h", "--help"):
             raise SystemExit(print(USAGE, end="") or 0)
-        if a == "--dry-run":
+        if a in ("--dry-run", "--json"):
             opts[a] = True
             i += 1
             continue
@@ -60,6 +65,8 @@ def main(args=None):
     args = sys.argv[1:] if args is None else args
     try:
         opts, command = parse(args)
+        if opts["--json"] and not opts["--dry-run"]:
+            raise ValueError("--json goes with --dry-run")
     except ValueError as e:
         return _fail_usage(str(e))
     if not opts["--dry-run"] and command:
@@ -87,13 +94,30 @@ def main(args=None):
                             image=ref.image, cpuinfo=opts["--cpuinfo"])
         launch = prepare(req)
         if opts["--dry-run"]:
-            print(f"image {launch.image_id} variant {launch.level} ({launch.detection.reason})")
-            print("exec " + " ".join(launch.argv))
+            _print_dry_run(launch, as_json=opts["--json"])
             return 0
         execute(launch)
     except DepotDeliveryError as e:
         return report(e)
     return 0
+
+
+def _print_dry_run(launch, *, as_json):
+    """What the job would get: the command and its whole environment."""
+    import shlex
+    ours = set(launch.plan["env"]) | {"PATH"}
+    if as_json:
+        import json
+        print(json.dumps({"image_id": launch.image_id, "variant": launch.level,
+                          "reason": launch.detection.reason, "argv": list(launch.argv),
+                          "env": dict(sorted(launch.env.items())), "set_by_depotdelivery": sorted(ours)},
+                         indent=2))
+        return
+    print(f"image {launch.image_id} variant {launch.level} ({launch.detection.reason})")
+    print("exec " + " ".join(shlex.quote(a) for a in launch.argv))
+    print("environment (* = set by depotdelivery):")
+    for k, v in sorted(launch.env.items()):
+        print(f"{'*' if k in ours else ' '} {k}={v}")
 
 
 def _untouched_condor_job(opts, fastpath):
