@@ -70,15 +70,17 @@ def main(args=None):
     except ValueError as e:
         return _fail_usage(str(e))
     if not opts["--dry-run"] and command:
-        from . import fastpath
+        from . import fastpath, timing
+        timing.mark("main")
         if _untouched_condor_job(opts, fastpath):
             return _exec_untouched(command)
         request = fastpath.request(opts["--store"], opts["--channel"], opts["--image"], opts["--cpuinfo"],
                                    command)
-        fastpath.try_exec(request)
+        fastpath.try_exec(request, "fast")
         # No plan yet: wait for a peer verifying the same thing, then look again.
         if fastpath.wait_for_peer(request) is not None:
-            fastpath.try_exec(request)
+            timing.mark("lock")
+            fastpath.try_exec(request, "peer")
     # No valid plan: the full wrapper (imports everything, verifies).
     from depotdelivery.errors import DepotDeliveryError, UsageError
     from depotdelivery.cli_errors import report

@@ -27,6 +27,7 @@ import time
 import zlib
 
 from . import plan as launch_plan
+from . import timing
 
 TYPE_CHECKING = False  # the typing module costs milliseconds; mypy sets this itself
 if TYPE_CHECKING:  # annotations only: nothing is imported at run time
@@ -345,14 +346,16 @@ def wait_for_peer(req: Request) -> int | None:
     return fd
 
 
-def try_exec(req: Request) -> None:
-    """Exec the job if a valid plan exists; return only when there is none."""
+def try_exec(req: Request, way: str = "fast") -> None:
+    """Exec the job if a valid plan exists; return only when there is none.
+    `way`: how this launch got here, for DEPOTDELIVERY_TIMING."""
     key, cpuinfo, command = req
     found = find_plan(key, cpuinfo)
     if found is None:
         return
+    timing.mark("plan")
     argv, env = launch_plan.compose(found, command, os.environ)
     try:
-        launch_plan.execute(argv, env)
+        launch_plan.execute(argv, env, way)
     except OSError:
         return  # let the full wrapper report it properly

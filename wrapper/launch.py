@@ -25,7 +25,7 @@ from depotdelivery.errors import ConfigError, StoreUnavailable, UsageError
 from depotdelivery.model import parse_utc
 from depotdelivery.stores import readable_root
 
-from . import fastpath, nodecache, plan, seen, verified
+from . import fastpath, nodecache, plan, seen, timing, verified
 from .cvmfs_node import StoreToken, store_token
 from .hydrate import clean, hydrate
 from .verify import (VerifiedImage, Watch, read_manifest, resolve_image_ref, select_variant, trusted_keys,
@@ -115,6 +115,7 @@ def prepare(req: LaunchRequest, *, cfg: SiteConfig | None = None, now: datetime 
     variant = img.manifest.variant(level.name)
     world = img.world(level.name)
     watch, token, from_scratch = _verify_image(cfg, uid, img, world)
+    timing.mark("verify")
     if from_scratch and own:
         verified.store(own, img, world, watch, token, public=(uid == 0))
     sysimage = os.path.join(img.image_dir, variant.sysimage)
@@ -124,6 +125,7 @@ def prepare(req: LaunchRequest, *, cfg: SiteConfig | None = None, now: datetime 
         raise ConfigError(f"Julia not found at {cfg.julia!r} on this node; "
                           "set [julia] executable in the site config")
     depot = _hydrate_somewhere(own, uid, image_id, julia=julia, sysimage=sysimage, project=project)
+    timing.mark("hydrate")
     if depot != os.path.join(own or "", "depots", image_id):
         own = None  # the cache is unusable: no plan either, verify again next time
     if own:
@@ -180,6 +182,6 @@ def _scratch_base(uid: int) -> str:
 
 def execute(launch: Launch) -> None:
     try:
-        plan.execute(list(launch.argv), launch.env)
+        plan.execute(list(launch.argv), launch.env, "full")
     except OSError as e:
         raise UsageError(f"cannot exec {launch.argv[0]}: {e.strerror}") from None

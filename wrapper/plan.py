@@ -18,6 +18,8 @@ from __future__ import annotations
 import os
 import sys
 
+from . import timing
+
 TYPE_CHECKING = False  # the typing module costs milliseconds; mypy sets this itself
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
@@ -47,8 +49,11 @@ def is_julia(command: Sequence[str]) -> bool:
     return bool(command) and os.path.basename(command[0]) == "julia"
 
 
-def execute(argv: list[str], env: dict[str, str]) -> None:
-    """exec; returns only by raising OSError."""
+def execute(argv: list[str], env: dict[str, str], way: str) -> None:
+    """exec; returns only by raising OSError.  `way` (fast, peer, full)
+    names the path that decided, for DEPOTDELIVERY_TIMING."""
+    timing.mark("exec")
+    timing.flush(way)
     sys.stdout.flush()
     sys.stderr.flush()
     if os.path.isabs(argv[0]):
