@@ -103,3 +103,22 @@ def test_bad_fingerprints_are_one_line_errors(node, outdir):
         assert len(p.stderr.strip().splitlines()) == 1
     p = node.run(["fingerprint", "--image", "cd" * 32, "--out", os.path.join(outdir, "x.json")], cmd=DD)
     assert p.returncode == 64 and "not in store" in p.stderr
+
+
+def test_a_fingerprint_with_odd_names_is_valid_json(node, outdir):
+    """Module and method names may hold characters JSON must escape (an
+    escape, DEL, quotes, backslashes): the fingerprint stays readable."""
+    workload = os.path.join(outdir, "odd-names.jl")
+    with open(workload, "w") as f:
+        f.write('eval(Expr(:module, true, Symbol("Odd\\e\\x7f\\"\\\\"), quote\n'
+                '    @eval $(Symbol("f\\e\\x7fg"))(x) = x + 1\n'
+                '    @eval $(Symbol("f\\e\\x7fg"))(1)\n'
+                'end))\n')
+    os.chmod(workload, 0o644)
+    out = fingerprint(node, os.path.join(outdir, "odd.json"), "--workload", workload)
+    with open(out, "rb") as f:
+        doc = json.loads(f.read())
+    assert any("f\x1b\x7fg" in s for s in doc["methods"]["signatures"])
+    from depotdelivery.wrapper.validate import parse
+    with open(out, "rb") as f:
+        parse(f.read(), source=out)  # the digest over the decoded names still holds

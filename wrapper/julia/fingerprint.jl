@@ -101,7 +101,26 @@ function method_cache()
     sort!(collect(sigs))
 end
 
-jstr(s) = "\"" * escape_string(s) * "\""
+# A JSON string literal (RFC 8259).  Not escape_string: it writes \e and
+# \x7f, which JSON does not have, so one odd module or method name would
+# make the whole fingerprint unreadable.
+function jstr(s::AbstractString)
+    io = IOBuffer()
+    write(io, '"')
+    for c in s
+        if c == '"'
+            write(io, "\\\"")
+        elseif c == '\\'
+            write(io, "\\\\")
+        elseif !isvalid(c) || c < ' ' || c == '\x7f'
+            print(io, "\\u", string(isvalid(c) ? UInt32(c) : 0xfffd, base = 16, pad = 4))
+        else
+            print(io, c)
+        end
+    end
+    write(io, '"')
+    return String(take!(io))
+end
 
 mods = module_graph()
 sigs = method_cache()
