@@ -30,7 +30,8 @@ from depotdelivery.levels import Level
 from depotdelivery.model import FileEntry, ImageManifest, PackagePin, Variant, utc_text
 from depotdelivery.progress import Reporter
 
-from .project import JuliaProject, check_registered, read_project
+from .project import JuliaProject, check_registered, is_within, read_project
+from .registry import tree_sha1
 
 GENERAL_URL = "https://github.com/JuliaRegistries/General.git"
 # One fixed mtime for published package sources (2000-01-01): Julia's .ji
@@ -157,6 +158,7 @@ class Builder:
         project = read_project(req.project_dir)
         if req.workload and not os.path.isfile(req.workload):
             raise UsageError(f"workload {req.workload} not found: pass an existing .jl file")
+        _check_out_outside_sources(self.out, project)
         self.julia_exe = req.julia.resolved()
         self.version: JuliaVersion = req.julia.version()
         targets = {lvl: cpu_target(lvl, self.version) for lvl in req.levels}
@@ -217,16 +219,22 @@ class Builder:
         with open(os.path.join(project.dir, "Manifest.toml"), encoding="utf-8") as f:
             text = f.read()
         # Developed packages travel inside the pool, content-addressed, and the
-        # image's manifest points at them where nodes will see them.
+        # image's manifest points at them where nodes will see them.  Only the
+        # copy is hashed, so nothing from outside the project is read either.
+        root = os.path.realpath(project.dir)
         for e in project.entries:
             if not e.path:
                 continue
-            src = os.path.join(project.dir, e.path)
-            from .registry import tree_sha1
-            tree = tree_sha1(src)
+            staging = os.path.join(depot, "dev", f".copy-{e.name}")
+            shutil.rmtree(staging, ignore_errors=True)
+            _copy_within(os.path.join(project.dir, e.path), staging, root, f"path-tracked package {e.name}")
+            tree = tree_sha1(staging)
             dest = os.path.join(depot, "dev", e.name, tree)
-            if not os.path.exists(dest):
-                shutil.copytree(src, dest, ignore=shutil.ignore_patterns(".git"))
+            if os.path.exists(dest):
+                shutil.rmtree(staging)
+            else:
+                os.makedirs(os.path.dirname(dest), exist_ok=True)
+                os.rename(staging, dest)
             new = os.path.join(julia_depot, "dev", e.name, tree)
             for quoted in (f'path = "{e.path}"', f"path = '{e.path}'"):
                 text = text.replace(quoted, f'path = "{new}"')
@@ -412,6 +420,34 @@ class Builder:
             project_sha256=project.project_sha256, manifest_sha256=project.manifest_sha256,
             workload_sha256=workload_sha, packages=pins, variants=variants, files=tuple(files),
             builder=f"depotdelivery {__version__}")
+
+
+def _copy_within(src: str, dest: str, root: str, what: str) -> None:
+    """Copy a folder (without .git), refusing any file whose real path is
+    outside `root`: a link in a path-tracked package to /etc/shadow would
+    otherwise be copied into the image and published."""
+    def copy(s: str, d: str) -> str:
+        real = os.path.realpath(s)
+        if not is_within(real, root):
+            raise UsageError(f"{what}: {os.path.relpath(s, src)} links to {real}, outside the project "
+                             "folder; replace the link with a copy")
+        return shutil.copy2(s, d)
+    try:
+        shutil.copytree(src, dest, ignore=shutil.ignore_patterns(".git"), copy_function=copy)
+    except shutil.Error as e:
+        first = e.args[0][0] if e.args and e.args[0] else ("", "", str(e))
+        raise UsageError(f"{what}: cannot copy {first[0]}: {first[2]}") from None
+
+
+def _check_out_outside_sources(out: str, project: JuliaProject) -> None:
+    """A build inside a path-tracked package would copy itself into itself."""
+    real_out = os.path.realpath(out)
+    for e in project.entries:
+        if e.path:
+            src = os.path.realpath(os.path.join(project.dir, e.path))
+            if is_within(real_out, src):
+                raise UsageError(f"--out {out} is inside path-tracked package {e.name} ({src}); "
+                                 "choose an --out outside it")
 
 
 def _count_statements(trace: str) -> int:
