@@ -15,7 +15,9 @@ from __future__ import annotations
 import concurrent.futures
 import json
 import os
+import re
 import shutil
+import signal
 import subprocess
 import tempfile
 import time
@@ -25,7 +27,7 @@ from datetime import datetime, timezone
 from depotdelivery import __version__
 from depotdelivery.errors import BuildError, UsageError
 from depotdelivery.fsutil import hash_file, replace_file
-from depotdelivery.julia import JuliaInstall, JuliaVersion, cpu_target
+from depotdelivery.julia import JuliaInstall, JuliaVersion, cpu_target, crash_report, exit_description
 from depotdelivery.levels import Level
 from depotdelivery.model import FileEntry, ImageManifest, PackagePin, Variant, utc_text
 from depotdelivery.progress import Reporter
@@ -129,7 +131,9 @@ class Builder:
                ) -> subprocess.CompletedProcess:
         env = self.req.julia.environ(**env_extra)
         cmd = [*self.exposure.prefix, self.julia_exe, "--startup-file=no", "--history-file=no", *args]
-        log_path = os.path.join(self.out_tmp, "logs", what.replace(" ", "-") + ".log")
+        name = what.replace(" ", "-") + ".log"
+        log_path = os.path.join(self.out_tmp, "logs", name)
+        final_log = os.path.join(self.out + ".failed-logs", name)  # where it is if this fails
         with open(log_path, "wb") as log:
             try:
                 # stdin is /dev/null, as in batch jobs: Julia's start-up
@@ -138,18 +142,11 @@ class Builder:
                                       stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
                                       timeout=timeout, cwd=cwd)
             except subprocess.TimeoutExpired:
-                raise BuildError(f"{what}: Julia did not finish in {timeout:.0f} s; see {log_path}") from None
+                raise BuildError(f"{what}: Julia did not finish in {timeout:.0f} s; see {final_log}") from None
             log.write(proc.stderr)
         if proc.returncode != 0:
-            err = proc.stderr.decode(errors="replace")
-            dd = [l for l in err.splitlines() if l.startswith("DD-ERROR:")]
-            if dd:
-                raise BuildError(f"{what}: {dd[-1][len('DD-ERROR: '):][:400]}")
-            last = next((l.strip() for l in reversed(err.splitlines()) if l.strip().startswith("ERROR")),
-                        next((l.strip() for l in reversed(err.splitlines()) if l.strip()), ""))
-            final_log = log_path.replace(os.path.join(self.out_tmp, "logs"), self.out + ".failed-logs")
-            raise BuildError(f"{what} failed (exit {proc.returncode}): {last[:300]}; "
-                             f"full log in {final_log}")
+            raise BuildError(julia_failure(what, proc.returncode, proc.stderr.decode(errors="replace"),
+                                           final_log))
         return proc
 
     # -- steps -----------------------------------------------------------------
@@ -161,6 +158,7 @@ class Builder:
         _check_out_outside_sources(self.out, project)
         self.julia_exe = req.julia.resolved()
         self.version: JuliaVersion = req.julia.version()
+        self.rep.info(f"Julia {self.version} at {self.julia_exe} ({req.julia.source or 'given'})")
         targets = {lvl: cpu_target(lvl, self.version) for lvl in req.levels}
         if self.version.has_pkgimages:
             self.rep.warn(f"Julia {self.version} (pkgimages) is not verified by this release; "
@@ -420,6 +418,37 @@ class Builder:
             project_sha256=project.project_sha256, manifest_sha256=project.manifest_sha256,
             workload_sha256=workload_sha, packages=pins, variants=variants, files=tuple(files),
             builder=f"depotdelivery {__version__}")
+
+
+def _signal_hint(returncode: int) -> str:
+    sig = -returncode
+    if sig == signal.SIGKILL:
+        return ("often the kernel's out-of-memory killer: each image compile needs ~2.3 GB; "
+                "try --jobs 1")
+    if sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        return "stopped from outside"
+    return ("a crash of Julia itself, not an error in the project: check that this Julia runs, "
+            "or name another with --julia")
+
+
+def julia_failure(what: str, returncode: int, output: str, log: str) -> str:
+    """One line for a failed Julia step: our scripts' own DD-ERROR line; for
+    a crash, how Julia died and its crash report; else Julia's last ERROR
+    line.  Never a line that merely came last (before a crash that is
+    often a success line such as "Added registry ...")."""
+    lines = output.splitlines()
+    dd = [l for l in lines if l.startswith("DD-ERROR:")]
+    if dd:
+        return f"{what}: {dd[-1][len('DD-ERROR:'):].strip()[:400]}"
+    report = crash_report(output)
+    if returncode < 0 or report:
+        said = f"crash report: {report[:300]}" if report else "no crash report in its log"
+        hint = _signal_hint(returncode) if returncode < 0 else _signal_hint(-signal.SIGSEGV)
+        return f"{what}: Julia was {exit_description(returncode)} ({hint}); {said}; full log in {log}"
+    err = next((l.strip() for l in reversed(lines) if l.strip().startswith("ERROR")),
+               next((l.strip() for l in reversed(lines) if re.search(r"\berror\b", l, re.I)), ""))
+    said = err[:300] if err else "no error message in its output"
+    return f"{what} failed ({exit_description(returncode)}): {said}; full log in {log}"
 
 
 def _copy_within(src: str, dest: str, root: str, what: str) -> None:

@@ -1,4 +1,5 @@
-"""Everything that depends on the Julia version, in one place.
+"""Everything that depends on the Julia version, and how the Julia to run is
+found, in one place.
 
 Verified here: Julia 1.5.3 (Debian bullseye).  The rules for newer versions
 follow Julia's documentation and are kept small on purpose:
@@ -16,15 +17,26 @@ follow Julia's documentation and are kept small on purpose:
 
 from __future__ import annotations
 
+import glob
+import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 from dataclasses import dataclass, field
 from typing import Mapping
+from urllib.parse import unquote, urlparse
 
 from .errors import ConfigError, UsageError
 from .levels import Level
+
+VERIFIED_VERSIONS = ("1.5.3",)
+
+# Where the Julia to run comes from, in order (shown in --help).
+JULIA_SEARCH = ("--julia, else $DEPOTDELIVERY_JULIA, else the site config's [julia] executable "
+                "(with its [julia.env]), else .deps/julia/bin/julia in the checkout depotdelivery "
+                "was installed from (`make install`), else `julia` on PATH")
 
 _CPU_TARGETS = {
     1: "x86-64",          # baseline: SSE2
@@ -32,7 +44,6 @@ _CPU_TARGETS = {
     3: "haswell",         # AVX2, BMI1/2, FMA, MOVBE
     4: "skylake-avx512",  # AVX-512 F/BW/CD/DQ/VL
 }
-VERIFIED_VERSIONS = ("1.5.3",)
 
 
 @dataclass(frozen=True, order=True)
@@ -78,13 +89,47 @@ def cpu_target(level: Level, version: JuliaVersion) -> str:
         raise UsageError(f"no Julia CPU target for level {level}") from None
 
 
+# -- how a Julia process ended ---------------------------------------------------
+def exit_description(returncode: int) -> str:
+    """'killed by SIGSEGV' for a signal (subprocess reports -N), 'exit N'
+    otherwise; a shell in front of Julia reports a signal as 128+N."""
+    if returncode < 0:
+        try:
+            return f"killed by {signal.Signals(-returncode).name}"
+        except ValueError:
+            return f"killed by signal {-returncode}"
+    if returncode > 128:
+        try:
+            return f"exit {returncode} (128+{signal.Signals(returncode - 128).name}: a crash, if a shell ran Julia)"
+        except ValueError:
+            pass
+    return f"exit {returncode}"
+
+
+def crash_report(output: str, lines: int = 2) -> str:
+    """The start of the report Julia prints when a signal kills it
+    ("signal (11): Segmentation fault", "in expression starting at ..."),
+    or "" when the output has none.  Nothing else is quoted: what precedes
+    a crash is often a success line ("Added registry ...") that says
+    nothing about it."""
+    out = output.splitlines()
+    starts = [i for i, l in enumerate(out) if re.match(r"\s*signal \(\d+\):", l)]
+    if not starts:
+        return ""
+    report = [l.strip() for l in out[starts[-1]:] if l.strip()][:lines]
+    return " | ".join(report)
+
+
+# -- finding Julia ----------------------------------------------------------------
 @dataclass(frozen=True)
 class JuliaInstall:
     """A Julia executable plus the environment every process of it needs
-    (on these machines: bullseye's libunwind first on LD_LIBRARY_PATH)."""
+    (on these machines: bullseye's libunwind first on LD_LIBRARY_PATH), and
+    where it was found (shown to the user)."""
 
     executable: str
     env: Mapping[str, str] = field(default_factory=dict)
+    source: str = ""
 
     def environ(self, base: Mapping[str, str] | None = None, **extra: str) -> dict[str, str]:
         env = dict(os.environ if base is None else base)
@@ -96,38 +141,110 @@ class JuliaInstall:
     def resolved(self) -> str:
         path = shutil.which(self.executable)
         if not path:
-            raise ConfigError(f"Julia not found at {self.executable!r}; install it "
-                              "(make julia) or set [julia] executable in the site config")
+            where = f" ({self.source})" if self.source else ""
+            raise ConfigError(f"Julia not found at {self.executable!r}{where}; install it (make julia) "
+                              f"or name one: {JULIA_SEARCH}")
         return path
 
-    def version(self) -> JuliaVersion:
+    def _run(self, args: list[str], what: str, timeout: float) -> str:
         exe = self.resolved()
         try:
-            out = subprocess.run([exe, "--version"], env=self.environ(), capture_output=True,
-                                 text=True, timeout=60)
+            out = subprocess.run([exe, *args], env=self.environ(), capture_output=True, text=True,
+                                 timeout=timeout, stdin=subprocess.DEVNULL)
         except (OSError, subprocess.TimeoutExpired) as e:
-            raise ConfigError(f"cannot run Julia at {exe}: {e}") from None
+            raise ConfigError(f"cannot run Julia at {exe} ({self.source}): {e}") from None
         if out.returncode != 0:
-            raise ConfigError(f"{exe} --version failed: {out.stderr.strip()[:200]}")
-        return JuliaVersion.parse(out.stdout)
+            report = crash_report(out.stderr)
+            detail = (f"crash report: {report}" if out.returncode < 0 and report else
+                      next((l.strip() for l in reversed(out.stderr.splitlines()) if l.strip()), "no output"))
+            raise ConfigError(f"Julia at {exe} ({self.source}) fails {what} "
+                              f"({exit_description(out.returncode)}): {detail[:200]}; "
+                              f"fix that Julia or name another: {JULIA_SEARCH}")
+        return out.stdout
+
+    def version(self) -> JuliaVersion:
+        text = self._run(["--version"], "--version", 60)
+        try:
+            return JuliaVersion.parse(text)
+        except ValueError:
+            raise ConfigError(f"{self.executable} --version printed no version ({text.strip()[:80]!r}); "
+                              "is it Julia?") from None
 
     def default_sysimage(self) -> str:
-        exe = self.resolved()
-        out = subprocess.run([exe, "--startup-file=no", "-e", "print(unsafe_string(Base.JLOptions().image_file))"],
-                             env=self.environ(), capture_output=True, text=True, timeout=120)
-        if out.returncode != 0:
-            raise ConfigError(f"{exe} does not start: {out.stderr.strip()[:200]}")
-        return out.stdout.strip()
+        return self._run(["--startup-file=no", "-e", "print(unsafe_string(Base.JLOptions().image_file))"],
+                         "to start", 120).strip()
 
 
-def default_install() -> JuliaInstall:
-    """The Julia the project set up (make julia), else `julia` on PATH."""
-    exe = os.environ.get("DEPOTDELIVERY_JULIA")
-    if exe:
-        return JuliaInstall(exe)
-    here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    for cand in (os.path.join(os.getcwd(), ".deps/julia/bin/julia"),
-                 os.path.join(here, ".deps/julia/bin/julia")):
-        if os.access(cand, os.X_OK):
-            return JuliaInstall(cand)
-    return JuliaInstall("julia")
+def checkout_from_direct_url(text: str) -> str | None:
+    """The local folder pip installed from, from its direct_url.json
+    (PEP 610): only a plain directory URL, not an archive or a VCS URL."""
+    try:
+        d = json.loads(text)
+    except ValueError:
+        return None
+    if not isinstance(d, dict) or not isinstance(d.get("dir_info"), dict):
+        return None
+    url = urlparse(str(d.get("url", "")))
+    if url.scheme != "file" or url.netloc not in ("", "localhost"):
+        return None
+    return unquote(url.path) or None
+
+
+def _is_checkout(path: str) -> bool:
+    return os.path.isfile(os.path.join(path, "setup.cfg")) and os.path.isdir(os.path.join(path, "depotdelivery"))
+
+
+def source_checkout(package_dir: str = os.path.dirname(os.path.abspath(__file__))) -> str | None:
+    """The source checkout this package came from, if known: the folder
+    holding it (a source tree or an editable install), else the folder pip
+    recorded next to the installed copy (direct_url.json).  Never the
+    current directory: what runs must not depend on where one stands."""
+    root = os.path.dirname(package_dir)
+    if _is_checkout(root):
+        return root
+    for info in sorted(glob.glob(os.path.join(root, "depotdelivery-*.dist-info", "direct_url.json"))):
+        try:
+            with open(info, encoding="utf-8") as f:
+                path = checkout_from_direct_url(f.read())
+        except OSError:
+            continue
+        if path and _is_checkout(path):
+            return path
+    return None
+
+
+def choose_julia(flag: str, environ: Mapping[str, str], *, config_executable: str = "",
+                 config_env: Mapping[str, str] | None = None, config_path: str = "",
+                 checkout_julia: str | None = None) -> JuliaInstall:
+    """The first of: the --julia flag, $DEPOTDELIVERY_JULIA, the site
+    config's executable (with its environment), the Julia `make` installed
+    in the source checkout, `julia` on PATH.  Pure: the caller looks things up."""
+    if flag:
+        return JuliaInstall(flag, source="--julia")
+    if environ.get("DEPOTDELIVERY_JULIA"):
+        return JuliaInstall(environ["DEPOTDELIVERY_JULIA"], source="DEPOTDELIVERY_JULIA")
+    if config_executable:
+        return JuliaInstall(config_executable, dict(config_env or {}),
+                            source=f"[julia] executable in {config_path}")
+    if checkout_julia:
+        return JuliaInstall(checkout_julia, source="installed by make in the source checkout")
+    return JuliaInstall("julia", source="julia on PATH")
+
+
+def find_julia(flag: str = "", *, environ: Mapping[str, str] | None = None, config=None,
+               checkout: str | None = None) -> JuliaInstall:
+    """choose_julia() with its inputs looked up.  The site config is read
+    only when neither the flag nor the variable decides (a broken config
+    must not stop an explicit choice); `config`/`checkout` are for tests."""
+    environ = os.environ if environ is None else environ
+    if flag or environ.get("DEPOTDELIVERY_JULIA"):
+        return choose_julia(flag, environ)
+    if config is None:
+        from .config import load_config
+        config = load_config()
+    if checkout is None:
+        checkout = source_checkout()
+    cand = os.path.join(checkout, ".deps", "julia", "bin", "julia") if checkout else None
+    return choose_julia("", environ, config_executable=config.julia_executable, config_env=config.julia_env,
+                        config_path=config.path,
+                        checkout_julia=cand if cand and os.access(cand, os.X_OK) else None)
