@@ -8,6 +8,12 @@ the build depot is exposed at ``<store_path>/pool`` while Julia runs (a
 symlink, or a private bind mount when that path already exists), and
 package sources get one fixed mtime so caches stay valid wherever the
 same package is published again.
+
+Nothing half-made: everything is built in ``<out>.partial`` and renamed to
+``<out>`` at the end.  A failed build leaves no ``<out>`` (an earlier
+successful build there is not touched), removes the link and the folders it
+made for ``--store-path``, and keeps its logs in ``<out>.failed-logs``,
+which the next successful build of the same ``--out`` removes.
 """
 
 from __future__ import annotations
@@ -78,25 +84,41 @@ def _jobs(requested: int, n: int) -> int:
     return max(1, min(n, cores, by_mem))
 
 
+def _missing_folders(path: str) -> list[str]:
+    """The folders os.makedirs(path) would create, outermost first."""
+    missing = []
+    while not os.path.lexists(path):
+        missing.append(path)
+        parent = os.path.dirname(path)
+        if parent == path:
+            break
+        path = parent
+    return missing[::-1]
+
+
 class _Exposure:
-    """Make the build depot visible at <store_path>/pool while Julia runs."""
+    """Make the build depot visible at <store_path>/pool while Julia runs,
+    and leave nothing there afterwards: the link goes, and so do the parent
+    folders made for it (if they are still empty)."""
 
     def __init__(self, depot: str, target: str):
         self.depot, self.target = depot, target
-        self.prefix: list[str] = []
+        self.prefix: list[str] = []  # command prefix for a private bind mount
         self._made_link = False
+        self._made_dirs: list[str] = []
 
     def __enter__(self) -> "_Exposure":
         if self.target == self.depot:
             return self
         if not os.path.lexists(self.target):
+            self._made_dirs = _missing_folders(os.path.dirname(self.target))
             try:
                 os.makedirs(os.path.dirname(self.target), exist_ok=True)
                 os.symlink(self.depot, self.target)
                 self._made_link = True
                 return self
             except OSError:
-                pass
+                self._remove_made_dirs()
         if os.path.islink(self.target):
             raise BuildError(f"{self.target} is a link left by another build with the same --store-path "
                              "(still running, or killed): wait for it, or remove the link if it is stale")
@@ -116,6 +138,56 @@ class _Exposure:
                 os.unlink(self.target)
             except OSError:
                 pass
+            self._made_link = False
+        self._remove_made_dirs()
+
+    def _remove_made_dirs(self) -> None:
+        # Innermost first; rmdir refuses a folder someone has put something in.
+        for d in reversed(self._made_dirs):
+            try:
+                os.rmdir(d)
+            except OSError:
+                break
+        self._made_dirs = []
+
+
+def failed_logs_dir(out: str) -> str:
+    return out + ".failed-logs"
+
+
+def _keep_failed_logs(out: str, out_tmp: str) -> None:
+    """After a failure: this build's logs (if it wrote any) replace
+    <out>.failed-logs, and its partial folder goes.  <out> itself is never
+    touched."""
+    if not os.path.isdir(out_tmp):
+        return
+    logs = failed_logs_dir(out)
+    shutil.rmtree(logs, ignore_errors=True)
+    src = os.path.join(out_tmp, "logs")
+    if os.path.isdir(src) and os.listdir(src):
+        try:
+            os.rename(src, logs)
+        except OSError:
+            pass
+    shutil.rmtree(out_tmp, ignore_errors=True)
+
+
+def _swap_into_place(out_tmp: str, out: str) -> None:
+    """The finished build replaces <out> (an earlier build comes back if the
+    rename fails); the logs of an earlier failure are then stale."""
+    old = out + ".old"
+    shutil.rmtree(old, ignore_errors=True)
+    had_old = os.path.lexists(out)
+    if had_old:
+        os.rename(out, old)
+    try:
+        os.rename(out_tmp, out)
+    except OSError:
+        if had_old:
+            os.rename(old, out)
+        raise
+    shutil.rmtree(old, ignore_errors=True)
+    shutil.rmtree(failed_logs_dir(out), ignore_errors=True)
 
 
 class Builder:
@@ -124,6 +196,7 @@ class Builder:
         self.rep = reporter
         self.out = os.path.abspath(req.out)
         self.stats: dict = {"timings": {}}
+        self.made_partial = False
 
     # -- running Julia ---------------------------------------------------------
     def _julia(self, args: list[str], *, env_extra: dict[str, str], what: str,
@@ -133,7 +206,7 @@ class Builder:
         cmd = [*self.exposure.prefix, self.julia_exe, "--startup-file=no", "--history-file=no", *args]
         name = what.replace(" ", "-") + ".log"
         log_path = os.path.join(self.out_tmp, "logs", name)
-        final_log = os.path.join(self.out + ".failed-logs", name)  # where it is if this fails
+        final_log = os.path.join(failed_logs_dir(self.out), name)  # where it is if this fails
         with open(log_path, "wb") as log:
             try:
                 # stdin is /dev/null, as in batch jobs: Julia's start-up
@@ -165,6 +238,7 @@ class Builder:
                           "compiled caches are built for the baseline level only")
         self.out_tmp = self.out + ".partial"
         shutil.rmtree(self.out_tmp, ignore_errors=True)
+        self.made_partial = True
         for d in ("logs", "trace", "image/project", "image/variants", "obj"):
             os.makedirs(os.path.join(self.out_tmp, d), exist_ok=True)
         depot = os.path.join(self.out_tmp, "pool")
@@ -200,16 +274,8 @@ class Builder:
         replace_file(os.path.join(self.out_tmp, "build.json"),
                      json.dumps(self.stats, indent=2, sort_keys=True).encode())
         shutil.rmtree(os.path.join(self.out_tmp, "obj"), ignore_errors=True)
-        self._swap_into_place()
+        _swap_into_place(self.out_tmp, self.out)
         return BuildResult(manifest, self.out, self.stats)
-
-    def _swap_into_place(self) -> None:
-        old = self.out + ".old"
-        shutil.rmtree(old, ignore_errors=True)
-        if os.path.exists(self.out):
-            os.rename(self.out, old)
-        os.rename(self.out_tmp, self.out)
-        shutil.rmtree(old, ignore_errors=True)
 
     def _write_project(self, project: JuliaProject, depot: str, julia_depot: str) -> None:
         pdir = os.path.join(self.out_tmp, "image", "project")
@@ -523,17 +589,17 @@ def _entry(root_name: str, root: str, rel: str, variant: str) -> FileEntry:
 
 
 def build(req: BuildRequest, reporter: Reporter) -> BuildResult:
-    out_tmp = os.path.abspath(req.out) + ".partial"
+    builder = Builder(req, reporter)
     try:
-        return Builder(req, reporter).run()
+        try:
+            return builder.run()
+        except OSError as e:
+            where = f" ({e.filename})" if e.filename else ""
+            raise BuildError(f"building {builder.out}: {e.strerror or e}{where}; check free space "
+                             "and permissions of --out and --store-path") from None
     except BaseException:
-        # Keep the logs for the user; the previous build (if any) is untouched.
-        if os.path.isdir(out_tmp):
-            logs = os.path.abspath(req.out) + ".failed-logs"
-            shutil.rmtree(logs, ignore_errors=True)
-            try:
-                shutil.copytree(os.path.join(out_tmp, "logs"), logs)
-            except OSError:
-                pass
-            shutil.rmtree(out_tmp, ignore_errors=True)
+        # Only this build's partial folder: a failure before it was made
+        # (bad input) leaves everything as it was.
+        if builder.made_partial:
+            _keep_failed_logs(builder.out, builder.out + ".partial")
         raise
