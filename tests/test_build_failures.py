@@ -7,10 +7,11 @@ success line); only the tests marked `julia` run the real one."""
 
 import os
 import shutil
+import subprocess
 
 import pytest
 
-from conftest import DD, JULIA, TINY, run
+from conftest import DD, JULIA, REPO, TINY, run
 from depotdelivery.builder.pipeline import _Exposure, _keep_failed_logs, _swap_into_place
 
 CRASHING_JULIA = """#!/bin/sh
@@ -174,3 +175,17 @@ def test_the_next_successful_build_clears_the_failed_logs(tmp_path, project, cra
     assert p.returncode == 0, p.stderr
     assert (out / "manifest.json").is_file()
     assert sorted(os.listdir(tmp_path)) == ["bin", "out", "proj"]
+
+
+@pytest.mark.julia
+@pytest.mark.parametrize("script,env,words", [
+    ("instantiate.jl", {"DD_STEP": "bogus"}, 'unknown DD_STEP "bogus"'),
+    ("instantiate.jl", {}, 'unknown DD_STEP ""'),
+])
+def test_the_build_scripts_refuse_what_they_do_not_know(tmp_path, script, env, words):
+    path = os.path.join(REPO, "build", "julia", script)
+    p = subprocess.run([JULIA, "--startup-file=no", path], env={**os.environ, **env, "DD_STATS": str(tmp_path / "s")},
+                       capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL)
+    assert p.returncode == 3
+    dd = [l for l in p.stderr.splitlines() if l.startswith("DD-ERROR: ")]
+    assert dd and words in dd[-1], p.stderr
