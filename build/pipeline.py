@@ -33,7 +33,8 @@ from datetime import datetime, timezone
 from depotdelivery import __version__
 from depotdelivery.errors import BuildError, UsageError
 from depotdelivery.fsutil import hash_file, replace_file
-from depotdelivery.julia import JuliaInstall, JuliaVersion, cpu_target, crash_report, exit_description
+from depotdelivery.julia import (VERIFIED_VERSIONS, JuliaInstall, VersionRules, crash_report,
+                                 exit_description, rules_for)
 from depotdelivery.levels import Level
 from depotdelivery.model import FileEntry, ImageManifest, PackagePin, Variant, utc_text
 from depotdelivery.progress import Reporter
@@ -190,302 +191,6 @@ def _swap_into_place(out_tmp: str, out: str) -> None:
     shutil.rmtree(failed_logs_dir(out), ignore_errors=True)
 
 
-class Builder:
-    def __init__(self, req: BuildRequest, reporter: Reporter):
-        self.req = req
-        self.rep = reporter
-        self.out = os.path.abspath(req.out)
-        self.stats: dict = {"timings": {}}
-        self.made_partial = False
-
-    # -- running Julia ---------------------------------------------------------
-    def _julia(self, args: list[str], *, env_extra: dict[str, str], what: str,
-               stdout=None, timeout: float = 3600, cwd: str | None = None,
-               ) -> subprocess.CompletedProcess:
-        env = self.req.julia.environ(**env_extra)
-        cmd = [*self.exposure.prefix, self.julia_exe, "--startup-file=no", "--history-file=no", *args]
-        name = what.replace(" ", "-") + ".log"
-        log_path = os.path.join(self.out_tmp, "logs", name)
-        final_log = os.path.join(failed_logs_dir(self.out), name)  # where it is if this fails
-        with open(log_path, "wb") as log:
-            try:
-                # stdin is /dev/null, as in batch jobs: Julia's start-up
-                # compiles for the concrete stdio types it finds.
-                proc = subprocess.run(cmd, env=env, stdout=stdout if stdout is not None else log,
-                                      stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
-                                      timeout=timeout, cwd=cwd)
-            except subprocess.TimeoutExpired:
-                raise BuildError(f"{what}: Julia did not finish in {timeout:.0f} s; see {final_log}") from None
-            log.write(proc.stderr)
-        if proc.returncode != 0:
-            raise BuildError(julia_failure(what, proc.returncode, proc.stderr.decode(errors="replace"),
-                                           final_log))
-        return proc
-
-    # -- steps -----------------------------------------------------------------
-    def run(self) -> BuildResult:
-        req = self.req
-        project = read_project(req.project_dir)
-        if req.workload and not os.path.isfile(req.workload):
-            raise UsageError(f"workload {req.workload} not found: pass an existing .jl file")
-        _check_out_outside_sources(self.out, project)
-        self.julia_exe = req.julia.resolved()
-        self.version: JuliaVersion = req.julia.version()
-        self.rep.info(f"Julia {self.version} at {self.julia_exe} ({req.julia.source or 'given'})")
-        targets = {lvl: cpu_target(lvl, self.version) for lvl in req.levels}
-        if self.version.has_pkgimages:
-            self.rep.warn(f"Julia {self.version} (pkgimages) is not verified by this release; "
-                          "compiled caches are built for the baseline level only")
-        self.out_tmp = self.out + ".partial"
-        shutil.rmtree(self.out_tmp, ignore_errors=True)
-        self.made_partial = True
-        for d in ("logs", "trace", "image/project", "image/variants", "obj"):
-            os.makedirs(os.path.join(self.out_tmp, d), exist_ok=True)
-        depot = os.path.join(self.out_tmp, "pool")
-        os.makedirs(depot)
-        store_path = os.path.abspath(req.store_path) if req.store_path else ""
-        julia_depot = os.path.join(store_path, "pool") if store_path else os.path.join(self.out, "pool")
-        # Without --store-path the depot's caches are valid at <out>/pool only;
-        # the system images (what jobs use) do not depend on it.
-        if not store_path:
-            reporter_note = ("no --store-path: the depot's .ji caches will be valid only at "
-                             f"{julia_depot}; system images work anywhere")
-            self.rep.info(reporter_note)
-        t_start = time.monotonic()
-        with _Exposure(depot, julia_depot) as self.exposure:
-            self.env = {"JULIA_DEPOT_PATH": julia_depot,
-                        "JULIA_PROJECT": os.path.join(self.out_tmp, "image", "project")}
-            self._write_project(project, depot, julia_depot)
-            with self.rep.step("resolve packages"):
-                self._acquire(project, depot)
-            with self.rep.step("precompile packages"):
-                self._julia([os.path.join(JULIA_DIR, "instantiate.jl")],
-                            env_extra={**self.env, "DD_STEP": "precompile"}, what="precompile")
-            statements = self._trace(project) if req.workload else self._load_trace(project)
-            self._compile_all(project, targets, statements)
-            self.stats["runtime_compiled"] = self._coverage(targets) if req.workload else None
-            self.fingerprints = self._fingerprints(targets)
-        with self.rep.step("hash files"):
-            manifest = self._manifest(project, targets, os.path.dirname(julia_depot))
-        self.stats["total_s"] = round(time.monotonic() - t_start, 1)
-        self.stats["timings"] = self.rep.timings
-        self.stats["image_id"] = manifest.image_id
-        replace_file(os.path.join(self.out_tmp, "manifest.json"), manifest.canonical())
-        replace_file(os.path.join(self.out_tmp, "build.json"),
-                     json.dumps(self.stats, indent=2, sort_keys=True).encode())
-        shutil.rmtree(os.path.join(self.out_tmp, "obj"), ignore_errors=True)
-        _swap_into_place(self.out_tmp, self.out)
-        return BuildResult(manifest, self.out, self.stats)
-
-    def _write_project(self, project: JuliaProject, depot: str, julia_depot: str) -> None:
-        pdir = os.path.join(self.out_tmp, "image", "project")
-        shutil.copyfile(os.path.join(project.dir, "Project.toml"), os.path.join(pdir, "Project.toml"))
-        with open(os.path.join(project.dir, "Manifest.toml"), encoding="utf-8") as f:
-            text = f.read()
-        # Developed packages travel inside the pool, content-addressed, and the
-        # image's manifest points at them where nodes will see them.  Only the
-        # copy is hashed, so nothing from outside the project is read either.
-        root = os.path.realpath(project.dir)
-        for e in project.entries:
-            if not e.path:
-                continue
-            staging = os.path.join(depot, "dev", f".copy-{e.name}")
-            shutil.rmtree(staging, ignore_errors=True)
-            _copy_within(os.path.join(project.dir, e.path), staging, root, f"path-tracked package {e.name}")
-            tree = tree_sha1(staging)
-            dest = os.path.join(depot, "dev", e.name, tree)
-            if os.path.exists(dest):
-                shutil.rmtree(staging)
-            else:
-                os.makedirs(os.path.dirname(dest), exist_ok=True)
-                os.rename(staging, dest)
-            new = os.path.join(julia_depot, "dev", e.name, tree)
-            for quoted in (f'path = "{e.path}"', f"path = '{e.path}'"):
-                text = text.replace(quoted, f'path = "{new}"')
-        with open(os.path.join(pdir, "Manifest.toml"), "w", encoding="utf-8") as f:
-            f.write(text)
-
-    def _acquire(self, project: JuliaProject, depot: str) -> None:
-        registered = [e for e in project.packages if e.is_registered]
-        urls = list(self.req.registries) or ([GENERAL_URL] if registered else [])
-        self._julia([os.path.join(JULIA_DIR, "instantiate.jl")],
-                    env_extra={**self.env, "DD_STEP": "registries", "DD_REGISTRIES": "\n".join(urls),
-                               "DD_STUB_REGISTRY": "" if urls else "1"},
-                    what="add registries", timeout=600)
-        regroot = os.path.join(depot, "registries")
-        reg_dirs = [os.path.join(regroot, d) for d in sorted(os.listdir(regroot))] if os.path.isdir(regroot) else []
-        if registered:
-            check_registered(project, reg_dirs)
-        self._julia([os.path.join(JULIA_DIR, "instantiate.jl")],
-                    env_extra={**self.env, "DD_STEP": "instantiate"}, what="instantiate", timeout=1800)
-        for sub in POOL_DIRS:
-            root = os.path.join(depot, sub)
-            for dirpath, dirnames, filenames in os.walk(root):
-                for n in filenames + dirnames:
-                    p = os.path.join(dirpath, n)
-                    if not os.path.islink(p):
-                        os.utime(p, ns=(SOURCE_MTIME_NS, SOURCE_MTIME_NS))
-        # Pkg makes sources read-only; keep them so (publish copies modes).
-
-    def _load_trace(self, project: JuliaProject) -> str:
-        path = os.path.join(self.out_tmp, "trace", "precompile.jl")
-        with open(path, "w") as f:
-            f.write("")
-        return path
-
-    def _trace(self, project: JuliaProject) -> str:
-        workload = os.path.abspath(self.req.workload)
-        traces = []
-        with self.rep.step(f"trace workload under {len(STDOUT_KINDS)} stdout kinds"):
-            with tempfile.TemporaryDirectory(prefix="dd-trace-") as cwd:
-                for kind in STDOUT_KINDS:
-                    trace = os.path.join(self.out_tmp, "trace", f"{kind}.jl")
-                    args = [f"--trace-compile={trace}", workload]
-                    what = f"workload {os.path.basename(workload)} (stdout to {kind})"
-                    if kind == "file":
-                        with open(os.path.join(self.out_tmp, "logs", "workload-stdout.txt"), "wb") as out:
-                            self._julia(args, env_extra=self.env, what=what, stdout=out, cwd=cwd)
-                    elif kind == "pipe":
-                        self._julia(args, env_extra=self.env, what=what, stdout=subprocess.PIPE, cwd=cwd)
-                    else:
-                        self._julia(args, env_extra=self.env, what=what, stdout=subprocess.DEVNULL, cwd=cwd)
-                    traces.append(trace)
-        lines: set[str] = set()
-        for t in traces:
-            with open(t, errors="replace") as f:
-                lines.update(l.rstrip("\n") for l in f if l.startswith("precompile("))
-        merged = os.path.join(self.out_tmp, "trace", "precompile.jl")
-        with open(merged, "w") as f:
-            f.writelines(l + "\n" for l in sorted(lines))
-        self.stats["traced_statements"] = len(lines)
-        return merged
-
-    def _compile_all(self, project: JuliaProject, targets: dict[Level, str], statements: str) -> None:
-        base = self.req.julia.default_sysimage()
-        names = [name for name, _ in project.deps]
-        jobs = _jobs(self.req.jobs, len(targets))
-        label = ", ".join(f"{lvl}={t}" for lvl, t in targets.items())
-        self.stats["variants"] = {}
-        with self.rep.step(f"compile {len(targets)} system image(s) ({label}; {jobs} at a time)"):
-            with concurrent.futures.ThreadPoolExecutor(max_workers=jobs) as pool:
-                futs = {pool.submit(self._compile_one, lvl, t, base, names, statements): lvl
-                        for lvl, t in targets.items()}
-                for fut in concurrent.futures.as_completed(futs):
-                    fut.result()
-
-    def _compile_one(self, lvl: Level, target: str, base: str, names: list[str], statements: str) -> None:
-        obj_dir = os.path.join(self.out_tmp, "obj", lvl.name)
-        os.makedirs(obj_dir, exist_ok=True)
-        obj = os.path.join(obj_dir, "sys.o")
-        stats_file = os.path.join(obj_dir, "stats.txt")
-        t0 = time.monotonic()
-        self._julia([f"--cpu-target={target}", "--output-o", obj, "-J", base,
-                     os.path.join(JULIA_DIR, "sysimage.jl")],
-                    env_extra={**self.env, "DD_PACKAGES": ",".join(names), "DD_PRECOMPILE": statements,
-                               "DD_STATS": stats_file},
-                    what=f"compile system image {lvl}", timeout=7200)
-        t_compile = time.monotonic() - t0
-        vdir = os.path.join(self.out_tmp, "image", "variants", lvl.name)
-        os.makedirs(vdir, exist_ok=True)
-        so = os.path.join(vdir, "sys.so")
-        libdir = os.path.dirname(os.path.realpath(base))
-        libjulia = _find_libjulia(base)
-        cc = shutil.which("gcc") or shutil.which("cc")
-        if not cc:
-            raise BuildError("no C compiler (gcc) to link the system image; apt-get install gcc")
-        link = subprocess.run([cc, "-shared", "-o", so, "-Wl,--whole-archive", obj, "-Wl,--no-whole-archive",
-                               f"-L{os.path.dirname(libjulia)}", f"-l:{os.path.basename(libjulia)}"],
-                              capture_output=True, text=True)
-        if link.returncode != 0:
-            raise BuildError(f"linking system image {lvl} failed: {link.stderr.strip()[:300]}")
-        if shutil.which("strip"):
-            subprocess.run(["strip", so], capture_output=True)
-        os.chmod(so, 0o755)
-        counts = {}
-        if os.path.exists(stats_file):
-            with open(stats_file) as f:
-                counts = dict(l.strip().split("=", 1) for l in f if "=" in l)
-        self.stats["variants"][lvl.name] = {
-            "cpu_target": target, "compile_s": round(t_compile, 1), "size": os.path.getsize(so),
-            "precompiled": int(counts.get("precompiled", 0)), "precompile_failed": int(counts.get("failed", 0)),
-            "libdir": libdir}
-
-    def _coverage(self, targets: dict[Level, str]) -> dict[str, int]:
-        """Run the workload on each variant this machine can run, with compile
-        tracing: what still compiles at run time despite the image."""
-        from depotdelivery.detect import detect_level
-        host = detect_level()
-        workload = os.path.abspath(self.req.workload)
-        result = {}
-        with self.rep.step("check the workload against the new images"):
-            for lvl in targets:
-                if host is not None and lvl > host:
-                    continue
-                so = os.path.join(self.out_tmp, "image", "variants", lvl.name, "sys.so")
-                trace = os.path.join(self.out_tmp, "trace", f"runtime-{lvl.name}.jl")
-                with tempfile.TemporaryDirectory(prefix="dd-check-") as cwd:
-                    self._julia(["-J", so, f"--trace-compile={trace}", workload], env_extra=self.env,
-                                what=f"workload on image {lvl}", stdout=subprocess.PIPE, cwd=cwd)
-                n = _count_statements(trace)
-                result[lvl.name] = n
-                if n:
-                    self.rep.warn(f"{n} method(s) still compiled at run time on {lvl} "
-                                  f"(see {trace.replace(self.out_tmp, self.out)})")
-        return result
-
-    def _fingerprints(self, targets: dict[Level, str]) -> dict[str, str]:
-        """Record the A/B fingerprint of each variant this machine can run,
-        started as the wrapper starts it, after the workload (wrapper/validate.py)."""
-        from depotdelivery.detect import detect_level
-        from depotdelivery.wrapper.validate_cli import FINGERPRINT_JL
-        host = detect_level()
-        out = {}
-        with self.rep.step("fingerprint the variants"):
-            for lvl, target in targets.items():
-                if host is not None and lvl > host:
-                    continue
-                image = os.path.join(self.out_tmp, "image")
-                rel = f"fingerprints/{lvl.name}.json"
-                os.makedirs(os.path.join(image, "fingerprints"), exist_ok=True)
-                so = os.path.join(image, "variants", lvl.name, "sys.so")
-                workload = os.path.abspath(self.req.workload) if self.req.workload else ""
-                with tempfile.TemporaryDirectory(prefix="dd-fp-") as cwd:
-                    self._julia(["-J", so, f"--project={os.path.join(image, 'project')}", FINGERPRINT_JL,
-                                 os.path.join(image, rel), workload],
-                                env_extra={**self.env, "DEPOTDELIVERY_VARIANT": lvl.name,
-                                           "DEPOTDELIVERY_CPU_TARGET": target,
-                                           "DEPOTDELIVERY_NODE_LEVEL": host.name if host else ""},
-                                what=f"fingerprint {lvl}", stdout=subprocess.PIPE, cwd=cwd)
-                out[lvl.name] = rel
-        return out
-
-    def _manifest(self, project: JuliaProject, targets: dict[Level, str], store_path: str) -> ImageManifest:
-        files: list[FileEntry] = []
-        image_root = os.path.join(self.out_tmp, "image")
-        # The image's own depot holds this build's compiled caches.
-        src_compiled = os.path.join(self.out_tmp, "pool", "compiled")
-        if os.path.isdir(src_compiled):
-            shutil.copytree(src_compiled, os.path.join(image_root, "depot", "compiled"), copy_function=shutil.copy2)
-        for rel, variant in _walk(image_root):
-            files.append(_entry("image", image_root, rel, variant))
-        pool_root = os.path.join(self.out_tmp, "pool")
-        for sub in POOL_DIRS:
-            if os.path.isdir(os.path.join(pool_root, sub)):
-                for rel, _ in _walk(pool_root, sub):
-                    files.append(_entry("pool", pool_root, rel, ""))
-        variants = tuple(Variant(level=lvl.name, cpu_target=t, sysimage=f"variants/{lvl.name}/sys.so",
-                                 fingerprint=getattr(self, "fingerprints", {}).get(lvl.name, ""))
-                         for lvl, t in sorted(targets.items()))
-        pins = tuple(PackagePin(e.name, e.uuid, e.version, e.tree_sha1) for e in project.packages)
-        workload_sha = hash_file(self.req.workload)[0] if self.req.workload else ""
-        return ImageManifest(
-            name=self.req.name or project.name, created=utc_text(datetime.now(timezone.utc)),
-            julia_version=str(self.version), store_path=store_path,
-            project_sha256=project.project_sha256, manifest_sha256=project.manifest_sha256,
-            workload_sha256=workload_sha, packages=pins, variants=variants, files=tuple(files),
-            builder=f"depotdelivery {__version__}")
-
-
 def _signal_hint(returncode: int) -> str:
     sig = -returncode
     if sig == signal.SIGKILL:
@@ -545,6 +250,330 @@ def _check_out_outside_sources(out: str, project: JuliaProject) -> None:
                                  "choose an --out outside it")
 
 
+def build(req: BuildRequest, reporter: Reporter) -> BuildResult:
+    """Check the inputs and the Julia that will run, then build."""
+    project = read_project(req.project_dir)
+    if req.workload and not os.path.isfile(req.workload):
+        raise UsageError(f"workload {req.workload} not found: pass an existing .jl file")
+    _check_out_outside_sources(os.path.abspath(req.out), project)
+    julia_exe = req.julia.resolved()
+    version = req.julia.version()
+    rules = rules_for(version, lowest=min(req.levels))
+    reporter.info(f"Julia {version} at {julia_exe} ({req.julia.source or 'given'})")
+    if not rules.verified:
+        extra = (f"; package caches are compiled for {rules.env['JULIA_CPU_TARGET']} (pkgimages)"
+                 if "JULIA_CPU_TARGET" in rules.env else "")
+        reporter.warn(f"Julia {version} is not verified by this release (verified: "
+                      f"{', '.join(VERIFIED_VERSIONS)}); its rules come from Julia's documentation "
+                      f"(depotdelivery/julia.py){extra}")
+    return Builder(req, reporter, project=project, julia_exe=julia_exe, rules=rules).run()
+
+
+class Builder:
+    """One build.  Every path and setting is decided here, before anything
+    runs; the steps only read them (and fill in `stats`)."""
+
+    def __init__(self, req: BuildRequest, reporter: Reporter, *, project: JuliaProject,
+                 julia_exe: str, rules: VersionRules):
+        self.req = req
+        self.rep = reporter
+        self.project = project
+        self.julia_exe = julia_exe
+        self.rules = rules
+        self.version = rules.version
+        self.targets = {lvl: rules.cpu_target(lvl) for lvl in req.levels}
+        self.out = os.path.abspath(req.out)
+        self.out_tmp = self.out + ".partial"
+        self.depot = os.path.join(self.out_tmp, "pool")  # the build's depot, published as pool/
+        self.store_path = os.path.abspath(req.store_path) if req.store_path else ""
+        # Where Julia sees the depot: where nodes will see it.  Without
+        # --store-path, that is <out>/pool (valid for the .ji caches only there).
+        self.julia_depot = os.path.join(self.store_path or self.out, "pool")
+        self.exposure = _Exposure(self.depot, self.julia_depot)
+        self.env = {**rules.env, "JULIA_DEPOT_PATH": self.julia_depot,
+                    "JULIA_PROJECT": os.path.join(self.out_tmp, "image", "project")}
+        self.stats: dict = {"timings": {}}
+
+    # -- running Julia ---------------------------------------------------------
+    def _julia(self, args: list[str], *, env_extra: dict[str, str], what: str,
+               stdout=None, timeout: float = 3600, cwd: str | None = None,
+               ) -> subprocess.CompletedProcess:
+        env = self.req.julia.environ(**env_extra)
+        cmd = [*self.exposure.prefix, self.julia_exe, "--startup-file=no", "--history-file=no", *args]
+        name = what.replace(" ", "-") + ".log"
+        log_path = os.path.join(self.out_tmp, "logs", name)
+        final_log = os.path.join(failed_logs_dir(self.out), name)  # where it is if this fails
+        with open(log_path, "wb") as log:
+            try:
+                # stdin is /dev/null, as in batch jobs: Julia's start-up
+                # compiles for the concrete stdio types it finds.
+                proc = subprocess.run(cmd, env=env, stdout=stdout if stdout is not None else log,
+                                      stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
+                                      timeout=timeout, cwd=cwd)
+            except subprocess.TimeoutExpired:
+                raise BuildError(f"{what}: Julia did not finish in {timeout:.0f} s; see {final_log}") from None
+            log.write(proc.stderr)
+        if proc.returncode != 0:
+            raise BuildError(julia_failure(what, proc.returncode, proc.stderr.decode(errors="replace"),
+                                           final_log))
+        return proc
+
+    # -- steps -----------------------------------------------------------------
+    def run(self) -> BuildResult:
+        try:
+            try:
+                manifest = self._build()
+                _swap_into_place(self.out_tmp, self.out)
+            except OSError as e:
+                where = f" ({e.filename})" if e.filename else ""
+                raise BuildError(f"building {self.out}: {e.strerror or e}{where}; check free space "
+                                 "and permissions of --out and --store-path") from None
+        except BaseException:
+            _keep_failed_logs(self.out, self.out_tmp)
+            raise
+        return BuildResult(manifest, self.out, self.stats)
+
+    def _build(self) -> ImageManifest:
+        req, project = self.req, self.project
+        shutil.rmtree(self.out_tmp, ignore_errors=True)  # left by a killed build
+        for d in ("logs", "trace", "image/project", "image/variants", "obj", "pool"):
+            os.makedirs(os.path.join(self.out_tmp, d), exist_ok=True)
+        if not self.store_path and self.rules.caches_tied_to_path:
+            self.rep.info("no --store-path: the depot's .ji caches will be valid only at "
+                          f"{self.julia_depot}; system images work anywhere")
+        t_start = time.monotonic()
+        with self.exposure:
+            self._write_project(project)
+            with self.rep.step("resolve packages"):
+                self._acquire(project)
+            with self.rep.step("precompile packages"):
+                self._julia([os.path.join(JULIA_DIR, "instantiate.jl")],
+                            env_extra={**self.env, "DD_STEP": "precompile"}, what="precompile")
+            statements = self._trace() if req.workload else self._empty_trace()
+            self._compile_all(project, statements)
+            self.stats["runtime_compiled"] = self._coverage() if req.workload else None
+            fingerprints = self._fingerprints()
+        with self.rep.step("hash files"):
+            manifest = self._manifest(project, fingerprints)
+        self.stats["total_s"] = round(time.monotonic() - t_start, 1)
+        self.stats["timings"] = self.rep.timings
+        self.stats["image_id"] = manifest.image_id
+        replace_file(os.path.join(self.out_tmp, "manifest.json"), manifest.canonical())
+        replace_file(os.path.join(self.out_tmp, "build.json"),
+                     json.dumps(self.stats, indent=2, sort_keys=True).encode())
+        shutil.rmtree(os.path.join(self.out_tmp, "obj"), ignore_errors=True)
+        return manifest
+
+    def _write_project(self, project: JuliaProject) -> None:
+        pdir = os.path.join(self.out_tmp, "image", "project")
+        shutil.copyfile(os.path.join(project.dir, "Project.toml"), os.path.join(pdir, "Project.toml"))
+        with open(os.path.join(project.dir, "Manifest.toml"), encoding="utf-8") as f:
+            text = f.read()
+        # Developed packages travel inside the pool, content-addressed, and the
+        # image's manifest points at them where nodes will see them.  Only the
+        # copy is hashed, so nothing from outside the project is read either.
+        root = os.path.realpath(project.dir)
+        for e in project.entries:
+            if not e.path:
+                continue
+            staging = os.path.join(self.depot, "dev", f".copy-{e.name}")
+            shutil.rmtree(staging, ignore_errors=True)
+            _copy_within(os.path.join(project.dir, e.path), staging, root, f"path-tracked package {e.name}")
+            tree = tree_sha1(staging)
+            dest = os.path.join(self.depot, "dev", e.name, tree)
+            if os.path.exists(dest):
+                shutil.rmtree(staging)
+            else:
+                os.makedirs(os.path.dirname(dest), exist_ok=True)
+                os.rename(staging, dest)
+            new = os.path.join(self.julia_depot, "dev", e.name, tree)
+            for quoted in (f'path = "{e.path}"', f"path = '{e.path}'"):
+                text = text.replace(quoted, f'path = "{new}"')
+        with open(os.path.join(pdir, "Manifest.toml"), "w", encoding="utf-8") as f:
+            f.write(text)
+
+    def _acquire(self, project: JuliaProject) -> None:
+        registered = [e for e in project.packages if e.is_registered]
+        urls = list(self.req.registries) or ([GENERAL_URL] if registered else [])
+        self._julia([os.path.join(JULIA_DIR, "instantiate.jl")],
+                    env_extra={**self.env, "DD_STEP": "registries", "DD_REGISTRIES": "\n".join(urls),
+                               "DD_STUB_REGISTRY": "" if urls else "1"},
+                    what="add registries", timeout=600)
+        regroot = os.path.join(self.depot, "registries")
+        reg_dirs = [os.path.join(regroot, d) for d in sorted(os.listdir(regroot))] if os.path.isdir(regroot) else []
+        if registered:
+            check_registered(project, reg_dirs)
+        self._julia([os.path.join(JULIA_DIR, "instantiate.jl")],
+                    env_extra={**self.env, "DD_STEP": "instantiate"}, what="instantiate", timeout=1800)
+        for sub in POOL_DIRS:
+            root = os.path.join(self.depot, sub)
+            for dirpath, dirnames, filenames in os.walk(root):
+                for n in filenames + dirnames:
+                    p = os.path.join(dirpath, n)
+                    if not os.path.islink(p):
+                        os.utime(p, ns=(SOURCE_MTIME_NS, SOURCE_MTIME_NS))
+        # Pkg makes sources read-only; keep them so (publish copies modes).
+
+    def _empty_trace(self) -> str:
+        path = os.path.join(self.out_tmp, "trace", "precompile.jl")
+        with open(path, "w") as f:
+            f.write("")
+        return path
+
+    def _trace(self) -> str:
+        workload = os.path.abspath(self.req.workload)
+        traces = []
+        with self.rep.step(f"trace workload under {len(STDOUT_KINDS)} stdout kinds"):
+            with tempfile.TemporaryDirectory(prefix="dd-trace-") as cwd:
+                for kind in STDOUT_KINDS:
+                    trace = os.path.join(self.out_tmp, "trace", f"{kind}.jl")
+                    args = [f"--trace-compile={trace}", workload]
+                    what = f"workload {os.path.basename(workload)} (stdout to {kind})"
+                    if kind == "file":
+                        with open(os.path.join(self.out_tmp, "logs", "workload-stdout.txt"), "wb") as out:
+                            self._julia(args, env_extra=self.env, what=what, stdout=out, cwd=cwd)
+                    elif kind == "pipe":
+                        self._julia(args, env_extra=self.env, what=what, stdout=subprocess.PIPE, cwd=cwd)
+                    else:
+                        self._julia(args, env_extra=self.env, what=what, stdout=subprocess.DEVNULL, cwd=cwd)
+                    traces.append(trace)
+        lines: set[str] = set()
+        for t in traces:
+            with open(t, errors="replace") as f:
+                lines.update(l.rstrip("\n") for l in f if l.startswith("precompile("))
+        merged = os.path.join(self.out_tmp, "trace", "precompile.jl")
+        with open(merged, "w") as f:
+            f.writelines(l + "\n" for l in sorted(lines))
+        self.stats["traced_statements"] = len(lines)
+        return merged
+
+    def _compile_all(self, project: JuliaProject, statements: str) -> None:
+        base = self.req.julia.default_sysimage()
+        names = [name for name, _ in project.deps]
+        jobs = _jobs(self.req.jobs, len(self.targets))
+        label = ", ".join(f"{lvl}={t}" for lvl, t in self.targets.items())
+        self.stats["variants"] = {}
+        with self.rep.step(f"compile {len(self.targets)} system image(s) ({label}; {jobs} at a time)"):
+            with concurrent.futures.ThreadPoolExecutor(max_workers=jobs) as pool:
+                futs = {pool.submit(self._compile_one, lvl, t, base, names, statements): lvl
+                        for lvl, t in self.targets.items()}
+                for fut in concurrent.futures.as_completed(futs):
+                    fut.result()
+
+    def _compile_one(self, lvl: Level, target: str, base: str, names: list[str], statements: str) -> None:
+        obj_dir = os.path.join(self.out_tmp, "obj", lvl.name)
+        os.makedirs(obj_dir, exist_ok=True)
+        obj = os.path.join(obj_dir, "sys.o")
+        stats_file = os.path.join(obj_dir, "stats.txt")
+        t0 = time.monotonic()
+        self._julia([f"--cpu-target={target}", "--output-o", obj, "-J", base,
+                     os.path.join(JULIA_DIR, "sysimage.jl")],
+                    env_extra={**self.env, "DD_PACKAGES": ",".join(names), "DD_PRECOMPILE": statements,
+                               "DD_STATS": stats_file,
+                               # Julia's start-up calls this version needs (julia.py).
+                               "DD_INIT_OUTPUT_O": ",".join(self.rules.output_o_init)},
+                    what=f"compile system image {lvl}", timeout=7200)
+        t_compile = time.monotonic() - t0
+        vdir = os.path.join(self.out_tmp, "image", "variants", lvl.name)
+        os.makedirs(vdir, exist_ok=True)
+        so = os.path.join(vdir, "sys.so")
+        libdir = os.path.dirname(os.path.realpath(base))
+        libjulia = _find_libjulia(base)
+        cc = shutil.which("gcc") or shutil.which("cc")
+        if not cc:
+            raise BuildError("no C compiler (gcc) to link the system image; apt-get install gcc")
+        link = subprocess.run([cc, "-shared", "-o", so, "-Wl,--whole-archive", obj, "-Wl,--no-whole-archive",
+                               f"-L{os.path.dirname(libjulia)}", f"-l:{os.path.basename(libjulia)}"],
+                              capture_output=True, text=True)
+        if link.returncode != 0:
+            raise BuildError(f"linking system image {lvl} failed: {link.stderr.strip()[:300]}")
+        if shutil.which("strip"):
+            subprocess.run(["strip", so], capture_output=True)
+        os.chmod(so, 0o755)
+        counts = {}
+        if os.path.exists(stats_file):
+            with open(stats_file) as f:
+                counts = dict(l.strip().split("=", 1) for l in f if "=" in l)
+        self.stats["variants"][lvl.name] = {
+            "cpu_target": target, "compile_s": round(t_compile, 1), "size": os.path.getsize(so),
+            "precompiled": int(counts.get("precompiled", 0)), "precompile_failed": int(counts.get("failed", 0)),
+            "libdir": libdir}
+
+    def _coverage(self) -> dict[str, int]:
+        """Run the workload on each variant this machine can run, with compile
+        tracing: what still compiles at run time despite the image."""
+        from depotdelivery.detect import detect_level
+        host = detect_level()
+        workload = os.path.abspath(self.req.workload)
+        result = {}
+        with self.rep.step("check the workload against the new images"):
+            for lvl in self.targets:
+                if host is not None and lvl > host:
+                    continue
+                so = os.path.join(self.out_tmp, "image", "variants", lvl.name, "sys.so")
+                trace = os.path.join(self.out_tmp, "trace", f"runtime-{lvl.name}.jl")
+                with tempfile.TemporaryDirectory(prefix="dd-check-") as cwd:
+                    self._julia(["-J", so, f"--trace-compile={trace}", workload], env_extra=self.env,
+                                what=f"workload on image {lvl}", stdout=subprocess.PIPE, cwd=cwd)
+                n = _count_statements(trace)
+                result[lvl.name] = n
+                if n:
+                    self.rep.warn(f"{n} method(s) still compiled at run time on {lvl} "
+                                  f"(see {trace.replace(self.out_tmp, self.out)})")
+        return result
+
+    def _fingerprints(self) -> dict[str, str]:
+        """Record the A/B fingerprint of each variant this machine can run,
+        started as the wrapper starts it, after the workload (wrapper/validate.py)."""
+        from depotdelivery.detect import detect_level
+        from depotdelivery.wrapper.validate_cli import FINGERPRINT_JL
+        host = detect_level()
+        out = {}
+        with self.rep.step("fingerprint the variants"):
+            for lvl, target in self.targets.items():
+                if host is not None and lvl > host:
+                    continue
+                image = os.path.join(self.out_tmp, "image")
+                rel = f"fingerprints/{lvl.name}.json"
+                os.makedirs(os.path.join(image, "fingerprints"), exist_ok=True)
+                so = os.path.join(image, "variants", lvl.name, "sys.so")
+                workload = os.path.abspath(self.req.workload) if self.req.workload else ""
+                with tempfile.TemporaryDirectory(prefix="dd-fp-") as cwd:
+                    self._julia(["-J", so, f"--project={os.path.join(image, 'project')}", FINGERPRINT_JL,
+                                 os.path.join(image, rel), workload],
+                                env_extra={**self.env, "DEPOTDELIVERY_VARIANT": lvl.name,
+                                           "DEPOTDELIVERY_CPU_TARGET": target,
+                                           "DEPOTDELIVERY_NODE_LEVEL": host.name if host else ""},
+                                what=f"fingerprint {lvl}", stdout=subprocess.PIPE, cwd=cwd)
+                out[lvl.name] = rel
+        return out
+
+    def _manifest(self, project: JuliaProject, fingerprints: dict[str, str]) -> ImageManifest:
+        files: list[FileEntry] = []
+        image_root = os.path.join(self.out_tmp, "image")
+        # The image's own depot holds this build's compiled caches.
+        src_compiled = os.path.join(self.depot, "compiled")
+        if os.path.isdir(src_compiled):
+            shutil.copytree(src_compiled, os.path.join(image_root, "depot", "compiled"), copy_function=shutil.copy2)
+        for rel, variant in _walk(image_root):
+            files.append(_entry("image", image_root, rel, variant))
+        for sub in POOL_DIRS:
+            if os.path.isdir(os.path.join(self.depot, sub)):
+                for rel, _ in _walk(self.depot, sub):
+                    files.append(_entry("pool", self.depot, rel, ""))
+        variants = tuple(Variant(level=lvl.name, cpu_target=t, sysimage=f"variants/{lvl.name}/sys.so",
+                                 fingerprint=fingerprints.get(lvl.name, ""))
+                         for lvl, t in sorted(self.targets.items()))
+        pins = tuple(PackagePin(e.name, e.uuid, e.version, e.tree_sha1) for e in project.packages)
+        workload_sha = hash_file(self.req.workload)[0] if self.req.workload else ""
+        return ImageManifest(
+            name=self.req.name or project.name, created=utc_text(datetime.now(timezone.utc)),
+            julia_version=str(self.version), store_path=os.path.dirname(self.julia_depot),
+            project_sha256=project.project_sha256, manifest_sha256=project.manifest_sha256,
+            workload_sha256=workload_sha, packages=pins, variants=variants, files=tuple(files),
+            builder=f"depotdelivery {__version__}")
+
+
 def _count_statements(trace: str) -> int:
     """Julia writes no trace file when nothing was compiled."""
     try:
@@ -586,20 +615,3 @@ def _entry(root_name: str, root: str, rel: str, variant: str) -> FileEntry:
     mode = 0o755 if st.st_mode & 0o111 else 0o644
     return FileEntry(root=root_name, path=rel, sha256=digest, size=size, mode=mode,
                      mtime_ns=st.st_mtime_ns, variant=variant)
-
-
-def build(req: BuildRequest, reporter: Reporter) -> BuildResult:
-    builder = Builder(req, reporter)
-    try:
-        try:
-            return builder.run()
-        except OSError as e:
-            where = f" ({e.filename})" if e.filename else ""
-            raise BuildError(f"building {builder.out}: {e.strerror or e}{where}; check free space "
-                             "and permissions of --out and --store-path") from None
-    except BaseException:
-        # Only this build's partial folder: a failure before it was made
-        # (bad input) leaves everything as it was.
-        if builder.made_partial:
-            _keep_failed_logs(builder.out, builder.out + ".partial")
-        raise

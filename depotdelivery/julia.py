@@ -1,18 +1,34 @@
 """Everything that depends on the Julia version, and how the Julia to run is
 found, in one place.
 
-Verified here: Julia 1.5.3 (Debian bullseye).  The rules for newer versions
-follow Julia's documentation and are kept small on purpose:
+Verified here: Julia 1.5.3 (Debian bullseye).  What differs on newer
+versions is written from Julia's own sources and documentation, is not
+verified, and is kept to the choices the build actually makes
+(`VersionRules`); each range has a unit test:
 
-* CPU target names: Julia 1.5's LLVM 9 has no ``x86-64-vN`` names, so levels
-  map to the oldest CPU model name that implies them (``haswell`` for v3).
-  Those model names exist in every later Julia too, so they are used
-  throughout; an unknown name makes Julia fail with a misleading "CX16"
-  message, which is why the table is closed.
-* pkgimages (Julia >= 1.9): package caches then hold native code for the
-  CPU target they were built with, so the compiled caches become per-variant.
-* relocatable depots (Julia >= 1.11): cache headers use ``@depot`` and the
-  store path stops being baked into the caches.
+* 1.5: the verified release.  In ``--output-o`` mode Julia runs no module
+  ``__init__`` of the base image (src/init.c runs initializers only when not
+  generating output, or for incremental output), so the build script calls
+  the start-up functions itself; in 1.5 ``init_load_path`` also sets the
+  active project from JULIA_PROJECT.
+* >= 1.6: ``init_load_path`` no longer sets the project (JuliaLang/julia#37441);
+  ``init_active_project`` does, and the build script must call it too
+  (PackageCompiler does the same).  Still true in the newest Julia.
+* >= 1.9 pkgimages: package caches hold native code, by default for the
+  build machine's own CPU; setting JULIA_CPU_TARGET before precompiling is
+  the documented way to make them load elsewhere, so the build sets it to
+  the lowest level it builds, for every Julia process (the image compile
+  passes --cpu-target itself).  1.10 had bugs here (JuliaLang/julia#54464).
+* >= 1.11 relocatable depots: cache headers name ``@depot``, not the
+  absolute path, so the caches no longer tie a depot to one path.
+
+CPU target names: Julia checks ``--cpu-target`` names against its own CPU
+table (src/processor_x86.cpp), not LLVM's list.  A name LLVM knows but that
+table lacks fails with a misleading "does not support the CX16 instruction"
+(JuliaLang/julia#45657: znver3 on 1.8 with LLVM 13), and ``x86-64-vN`` in
+that table was still an open request when checked (JuliaLang/julia#42073).
+So every version gets the oldest CPU model name that implies each level;
+those names exist in every Julia since 1.5.
 """
 
 from __future__ import annotations
@@ -32,18 +48,24 @@ from .errors import ConfigError, UsageError
 from .levels import Level
 
 VERIFIED_VERSIONS = ("1.5.3",)
+OLDEST = (1, 5)
 
 # Where the Julia to run comes from, in order (shown in --help).
 JULIA_SEARCH = ("--julia, else $DEPOTDELIVERY_JULIA, else the site config's [julia] executable "
                 "(with its [julia.env]), else .deps/julia/bin/julia in the checkout depotdelivery "
                 "was installed from (`make install`), else `julia` on PATH")
 
-_CPU_TARGETS = {
+_MODEL_NAMES = {
     1: "x86-64",          # baseline: SSE2
     2: "nehalem",         # SSE4.2, POPCNT, CX16
     3: "haswell",         # AVX2, BMI1/2, FMA, MOVBE
     4: "skylake-avx512",  # AVX-512 F/BW/CD/DQ/VL
 }
+# (first Julia version, level number -> --cpu-target name), newest last: a
+# version uses the last table at or below it.  One table today, for the
+# reason in the module docstring; a Julia whose CPU table learns the
+# x86-64-vN names gets its own entry here.
+_CPU_TARGET_TABLES = ((OLDEST, _MODEL_NAMES),)
 
 
 @dataclass(frozen=True, order=True)
@@ -74,19 +96,54 @@ class JuliaVersion:
     def relocatable_depots(self) -> bool:
         return (self.major, self.minor) >= (1, 11)
 
-    @property
-    def needs_output_o_init(self) -> bool:
-        # In --output-o mode Julia <= 1.8 skips its start-up code: the build
-        # script must call reinit_stdio/init_load_path/init_depot_path itself.
-        return (self.major, self.minor) < (1, 9)
+
+@dataclass(frozen=True)
+class VersionRules:
+    """The choices the build makes differently per Julia version."""
+
+    version: JuliaVersion
+    verified: bool
+    # Base functions sysimage.jl calls first in --output-o mode, in order.
+    output_o_init: tuple[str, ...]
+    # Extra environment for every Julia process of the build.
+    env: Mapping[str, str]
+    # Whether the depot's compiled caches are valid only at the path they
+    # were built at (before relocatable depots).
+    caches_tied_to_path: bool
+
+    def cpu_target(self, level: Level) -> str:
+        return cpu_target(level, self.version)
 
 
 def cpu_target(level: Level, version: JuliaVersion) -> str:
-    """The --cpu-target string for `level` on this Julia."""
+    """The --cpu-target string for `level` on this Julia (_CPU_TARGET_TABLES)."""
+    tables = [names for first, names in _CPU_TARGET_TABLES if (version.major, version.minor) >= first]
+    if not tables:
+        raise ConfigError(f"Julia {version} is older than {OLDEST[0]}.{OLDEST[1]}, the oldest this "
+                          "release knows CPU target names for; use Julia 1.5.3")
     try:
-        return _CPU_TARGETS[level.number]
+        return tables[-1][level.number]
     except KeyError:
         raise UsageError(f"no Julia CPU target for level {level}") from None
+
+
+def rules_for(version: JuliaVersion, lowest: Level | None = None) -> VersionRules:
+    """What the build does on `version`; `lowest` is the lowest level built
+    (with pkgimages, the package caches are compiled for it, so that they
+    load on every node that can run one of the variants)."""
+    if (version.major, version.minor) < OLDEST:
+        raise ConfigError(f"Julia {version} is older than {OLDEST[0]}.{OLDEST[1]}, the oldest this "
+                          "release can build with; use Julia 1.5.3")
+    if (version.major, version.minor) < (1, 6):
+        init = ("reinit_stdio", "init_load_path", "init_depot_path")
+    else:
+        init = ("reinit_stdio", "init_depot_path", "init_load_path", "init_active_project")
+    env = {}
+    if version.has_pkgimages and lowest is not None:
+        env["JULIA_CPU_TARGET"] = cpu_target(lowest, version)
+    return VersionRules(version=version, verified=str(version) in VERIFIED_VERSIONS,
+                        output_o_init=init, env=env,
+                        caches_tied_to_path=not version.relocatable_depots)
 
 
 # -- how a Julia process ended ---------------------------------------------------

@@ -181,6 +181,10 @@ def test_the_next_successful_build_clears_the_failed_logs(tmp_path, project, cra
 @pytest.mark.parametrize("script,env,words", [
     ("instantiate.jl", {"DD_STEP": "bogus"}, 'unknown DD_STEP "bogus"'),
     ("instantiate.jl", {}, 'unknown DD_STEP ""'),
+    ("sysimage.jl", {"DD_INIT_OUTPUT_O": "reinit_stdio,no_such_init", "DD_PACKAGES": "Tiny",
+                     "DD_PRECOMPILE": os.devnull}, "Base.no_such_init is not defined"),
+    ("sysimage.jl", {"DD_INIT_OUTPUT_O": "reinit_stdio", "DD_PACKAGES": "Tiny;run(`false`)",
+                     "DD_PRECOMPILE": os.devnull}, "is not a Julia identifier"),
 ])
 def test_the_build_scripts_refuse_what_they_do_not_know(tmp_path, script, env, words):
     path = os.path.join(REPO, "build", "julia", script)

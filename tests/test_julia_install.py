@@ -1,6 +1,7 @@
-"""Which Julia runs: one search order for every command that runs Julia,
-and a Julia that crashes is reported as a crash.  No real Julia runs here:
-fake "julia" scripts stand in for it."""
+"""Which Julia runs, and what changes with its version: one search order for
+every command that runs Julia, one table of version rules, and a Julia that
+crashes is reported as a crash.  No real Julia runs here: fake "julia"
+scripts stand in for it."""
 
 import json
 import os
@@ -12,8 +13,12 @@ from conftest import DD, run
 from depotdelivery.builder.pipeline import julia_failure
 from depotdelivery.config import SiteConfig, parse_config
 from depotdelivery.errors import ConfigError
-from depotdelivery.julia import (JuliaInstall, checkout_from_direct_url, choose_julia, crash_report,
-                                 exit_description, find_julia, source_checkout)
+from depotdelivery.julia import (JuliaInstall, JuliaVersion, checkout_from_direct_url, choose_julia,
+                                 cpu_target, crash_report, exit_description, find_julia, rules_for,
+                                 source_checkout)
+from depotdelivery.levels import LEVELS, parse_level
+
+V1, V2, V3, V4 = LEVELS
 
 # What Julia 1.5.3 printed when bookworm's libunwind made it crash while
 # adding a registry: a success line, then its own crash report.
@@ -172,3 +177,51 @@ def test_a_julia_that_is_not_julia(tmp_path):
     exe = fake_julia(tmp_path / "julia", 'echo "hello"\n')
     with pytest.raises(ConfigError, match="printed no version"):
         JuliaInstall(exe).version()
+
+
+# -- version rules: one test per range julia.py claims ---------------------------------
+def v(text):
+    return JuliaVersion.parse(text)
+
+
+def test_julia_1_5_is_the_verified_release():
+    r = rules_for(v("1.5.3"), lowest=V1)
+    assert r.verified
+    # --output-o runs no __init__: stdio, load path (which also sets the
+    # project in 1.5) and depot path are set up by the build script.
+    assert r.output_o_init == ("reinit_stdio", "init_load_path", "init_depot_path")
+    assert dict(r.env) == {} and r.caches_tied_to_path
+    assert [r.cpu_target(l) for l in LEVELS] == ["x86-64", "nehalem", "haswell", "skylake-avx512"]
+
+
+def test_from_1_6_the_active_project_is_set_up_separately():
+    for text in ("1.6.7", "1.8.5", "1.10.4", "1.12.0"):
+        r = rules_for(v(text), lowest=V1)
+        assert not r.verified
+        assert "init_active_project" in r.output_o_init and "reinit_stdio" in r.output_o_init
+
+
+def test_from_1_9_package_caches_are_compiled_for_the_lowest_level_built():
+    assert dict(rules_for(v("1.8.5"), lowest=V3).env) == {}
+    assert dict(rules_for(v("1.9.0"), lowest=V3).env) == {"JULIA_CPU_TARGET": "haswell"}
+    assert dict(rules_for(v("1.10.4"), lowest=V1).env) == {"JULIA_CPU_TARGET": "x86-64"}
+
+
+def test_from_1_11_caches_are_not_tied_to_the_depot_path():
+    assert rules_for(v("1.10.4")).caches_tied_to_path
+    assert not rules_for(v("1.11.0")).caches_tied_to_path
+
+
+def test_cpu_targets_are_model_names_on_every_version():
+    # Julia's own CPU table decides which names work, not LLVM's list: the
+    # model names are the ones every version knows (julia.py).
+    for text in ("1.5.3", "1.7.3", "1.9.0", "1.11.2"):
+        assert cpu_target(parse_level("x86-64-v3"), v(text)) == "haswell"
+        assert cpu_target(V4, v(text)) == "skylake-avx512"
+
+
+def test_a_julia_older_than_1_5_is_refused():
+    with pytest.raises(ConfigError, match="older than 1.5"):
+        rules_for(v("1.4.2"))
+    with pytest.raises(ConfigError, match="older than 1.5"):
+        cpu_target(V1, v("1.0.5"))
