@@ -298,7 +298,7 @@ class Builder:
     def _julia(self, args: list[str], *, env_extra: dict[str, str], what: str,
                stdout=None, timeout: float = 3600, cwd: str | None = None,
                ) -> subprocess.CompletedProcess:
-        env = self.req.julia.environ(**env_extra)
+        env = self.req.julia.environ(None, **env_extra)
         cmd = [*self.exposure.prefix, self.julia_exe, "--startup-file=no", "--history-file=no", *args]
         name = what.replace(" ", "-") + ".log"
         log_path = os.path.join(self.out_tmp, "logs", name)

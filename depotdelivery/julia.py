@@ -134,11 +134,12 @@ def rules_for(version: JuliaVersion, lowest: Level | None = None) -> VersionRule
     if (version.major, version.minor) < OLDEST:
         raise ConfigError(f"Julia {version} is older than {OLDEST[0]}.{OLDEST[1]}, the oldest this "
                           "release can build with; use Julia 1.5.3")
+    init: tuple[str, ...]
     if (version.major, version.minor) < (1, 6):
         init = ("reinit_stdio", "init_load_path", "init_depot_path")
     else:
         init = ("reinit_stdio", "init_depot_path", "init_load_path", "init_active_project")
-    env = {}
+    env: dict[str, str] = {}
     if version.has_pkgimages and lowest is not None:
         env["JULIA_CPU_TARGET"] = cpu_target(lowest, version)
     return VersionRules(version=version, verified=str(version) in VERIFIED_VERSIONS,

@@ -4,7 +4,6 @@ crashes is reported as a crash.  No real Julia runs here: fake "julia"
 scripts stand in for it."""
 
 import json
-import os
 import signal
 
 import pytest
