@@ -8,6 +8,12 @@ the build depot is exposed at ``<store_path>/pool`` while Julia runs (a
 symlink, or a private bind mount when that path already exists), and
 package sources get one fixed mtime so caches stay valid wherever the
 same package is published again.
+
+Nothing half-made: everything is built in ``<out>.partial`` and renamed to
+``<out>`` at the end.  A failed build leaves no ``<out>`` (an earlier
+successful build there is not touched), removes the link and the folders it
+made for ``--store-path``, and keeps its logs in ``<out>.failed-logs``,
+which the next successful build of the same ``--out`` removes.
 """
 
 from __future__ import annotations
@@ -15,7 +21,9 @@ from __future__ import annotations
 import concurrent.futures
 import json
 import os
+import re
 import shutil
+import signal
 import subprocess
 import tempfile
 import time
@@ -25,12 +33,14 @@ from datetime import datetime, timezone
 from depotdelivery import __version__
 from depotdelivery.errors import BuildError, UsageError
 from depotdelivery.fsutil import hash_file, replace_file
-from depotdelivery.julia import JuliaInstall, JuliaVersion, cpu_target
+from depotdelivery.julia import (VERIFIED_VERSIONS, JuliaInstall, VersionRules, crash_report,
+                                 exit_description, rules_for)
 from depotdelivery.levels import Level
 from depotdelivery.model import FileEntry, ImageManifest, PackagePin, Variant, utc_text
 from depotdelivery.progress import Reporter
 
-from .project import JuliaProject, check_registered, read_project
+from .project import JuliaProject, check_registered, is_within, read_project
+from .registry import tree_sha1
 
 GENERAL_URL = "https://github.com/JuliaRegistries/General.git"
 # One fixed mtime for published package sources (2000-01-01): Julia's .ji
@@ -75,25 +85,41 @@ def _jobs(requested: int, n: int) -> int:
     return max(1, min(n, cores, by_mem))
 
 
+def _missing_folders(path: str) -> list[str]:
+    """The folders os.makedirs(path) would create, outermost first."""
+    missing = []
+    while not os.path.lexists(path):
+        missing.append(path)
+        parent = os.path.dirname(path)
+        if parent == path:
+            break
+        path = parent
+    return missing[::-1]
+
+
 class _Exposure:
-    """Make the build depot visible at <store_path>/pool while Julia runs."""
+    """Make the build depot visible at <store_path>/pool while Julia runs,
+    and leave nothing there afterwards: the link goes, and so do the parent
+    folders made for it (if they are still empty)."""
 
     def __init__(self, depot: str, target: str):
         self.depot, self.target = depot, target
-        self.prefix: list[str] = []
+        self.prefix: list[str] = []  # command prefix for a private bind mount
         self._made_link = False
+        self._made_dirs: list[str] = []
 
     def __enter__(self) -> "_Exposure":
         if self.target == self.depot:
             return self
         if not os.path.lexists(self.target):
+            self._made_dirs = _missing_folders(os.path.dirname(self.target))
             try:
                 os.makedirs(os.path.dirname(self.target), exist_ok=True)
                 os.symlink(self.depot, self.target)
                 self._made_link = True
                 return self
             except OSError:
-                pass
+                self._remove_made_dirs()
         if os.path.islink(self.target):
             raise BuildError(f"{self.target} is a link left by another build with the same --store-path "
                              "(still running, or killed): wait for it, or remove the link if it is stale")
@@ -113,13 +139,159 @@ class _Exposure:
                 os.unlink(self.target)
             except OSError:
                 pass
+            self._made_link = False
+        self._remove_made_dirs()
+
+    def _remove_made_dirs(self) -> None:
+        # Innermost first; rmdir refuses a folder someone has put something in.
+        for d in reversed(self._made_dirs):
+            try:
+                os.rmdir(d)
+            except OSError:
+                break
+        self._made_dirs = []
+
+
+def failed_logs_dir(out: str) -> str:
+    return out + ".failed-logs"
+
+
+def _keep_failed_logs(out: str, out_tmp: str) -> None:
+    """After a failure: this build's logs (if it wrote any) replace
+    <out>.failed-logs, and its partial folder goes.  <out> itself is never
+    touched."""
+    if not os.path.isdir(out_tmp):
+        return
+    logs = failed_logs_dir(out)
+    shutil.rmtree(logs, ignore_errors=True)
+    src = os.path.join(out_tmp, "logs")
+    if os.path.isdir(src) and os.listdir(src):
+        try:
+            os.rename(src, logs)
+        except OSError:
+            pass
+    shutil.rmtree(out_tmp, ignore_errors=True)
+
+
+def _swap_into_place(out_tmp: str, out: str) -> None:
+    """The finished build replaces <out> (an earlier build comes back if the
+    rename fails); the logs of an earlier failure are then stale."""
+    old = out + ".old"
+    shutil.rmtree(old, ignore_errors=True)
+    had_old = os.path.lexists(out)
+    if had_old:
+        os.rename(out, old)
+    try:
+        os.rename(out_tmp, out)
+    except OSError:
+        if had_old:
+            os.rename(old, out)
+        raise
+    shutil.rmtree(old, ignore_errors=True)
+    shutil.rmtree(failed_logs_dir(out), ignore_errors=True)
+
+
+def _signal_hint(returncode: int) -> str:
+    sig = -returncode
+    if sig == signal.SIGKILL:
+        return ("often the kernel's out-of-memory killer: each image compile needs ~2.3 GB; "
+                "try --jobs 1")
+    if sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        return "stopped from outside"
+    return ("a crash of Julia itself, not an error in the project: check that this Julia runs, "
+            "or name another with --julia")
+
+
+def julia_failure(what: str, returncode: int, output: str, log: str) -> str:
+    """One line for a failed Julia step: our scripts' own DD-ERROR line; for
+    a crash, how Julia died and its crash report; else Julia's last ERROR
+    line.  Never a line that merely came last (before a crash that is
+    often a success line such as "Added registry ...")."""
+    lines = output.splitlines()
+    dd = [l for l in lines if l.startswith("DD-ERROR:")]
+    if dd:
+        return f"{what}: {dd[-1][len('DD-ERROR:'):].strip()[:400]}"
+    report = crash_report(output)
+    if returncode < 0 or report:
+        said = f"crash report: {report[:300]}" if report else "no crash report in its log"
+        hint = _signal_hint(returncode) if returncode < 0 else _signal_hint(-signal.SIGSEGV)
+        return f"{what}: Julia was {exit_description(returncode)} ({hint}); {said}; full log in {log}"
+    err = next((l.strip() for l in reversed(lines) if l.strip().startswith("ERROR")),
+               next((l.strip() for l in reversed(lines) if re.search(r"\berror\b", l, re.I)), ""))
+    said = err[:300] if err else "no error message in its output"
+    return f"{what} failed ({exit_description(returncode)}): {said}; full log in {log}"
+
+
+def _copy_within(src: str, dest: str, root: str, what: str) -> None:
+    """Copy a folder (without .git), refusing any file whose real path is
+    outside `root`: a link in a path-tracked package to /etc/shadow would
+    otherwise be copied into the image and published."""
+    def copy(s: str, d: str) -> str:
+        real = os.path.realpath(s)
+        if not is_within(real, root):
+            raise UsageError(f"{what}: {os.path.relpath(s, src)} links to {real}, outside the project "
+                             "folder; replace the link with a copy")
+        return shutil.copy2(s, d)
+    try:
+        shutil.copytree(src, dest, ignore=shutil.ignore_patterns(".git"), copy_function=copy)
+    except shutil.Error as e:
+        first = e.args[0][0] if e.args and e.args[0] else ("", "", str(e))
+        raise UsageError(f"{what}: cannot copy {first[0]}: {first[2]}") from None
+
+
+def _check_out_outside_sources(out: str, project: JuliaProject) -> None:
+    """A build inside a path-tracked package would copy itself into itself."""
+    real_out = os.path.realpath(out)
+    for e in project.entries:
+        if e.path:
+            src = os.path.realpath(os.path.join(project.dir, e.path))
+            if is_within(real_out, src):
+                raise UsageError(f"--out {out} is inside path-tracked package {e.name} ({src}); "
+                                 "choose an --out outside it")
+
+
+def build(req: BuildRequest, reporter: Reporter) -> BuildResult:
+    """Check the inputs and the Julia that will run, then build."""
+    project = read_project(req.project_dir)
+    if req.workload and not os.path.isfile(req.workload):
+        raise UsageError(f"workload {req.workload} not found: pass an existing .jl file")
+    _check_out_outside_sources(os.path.abspath(req.out), project)
+    julia_exe = req.julia.resolved()
+    version = req.julia.version()
+    rules = rules_for(version, lowest=min(req.levels))
+    reporter.info(f"Julia {version} at {julia_exe} ({req.julia.source or 'given'})")
+    if not rules.verified:
+        extra = (f"; package caches are compiled for {rules.env['JULIA_CPU_TARGET']} (pkgimages)"
+                 if "JULIA_CPU_TARGET" in rules.env else "")
+        reporter.warn(f"Julia {version} is not verified by this release (verified: "
+                      f"{', '.join(VERIFIED_VERSIONS)}); its rules come from Julia's documentation "
+                      f"(depotdelivery/julia.py){extra}")
+    return Builder(req, reporter, project=project, julia_exe=julia_exe, rules=rules).run()
 
 
 class Builder:
-    def __init__(self, req: BuildRequest, reporter: Reporter):
+    """One build.  Every path and setting is decided here, before anything
+    runs; the steps only read them (and fill in `stats`)."""
+
+    def __init__(self, req: BuildRequest, reporter: Reporter, *, project: JuliaProject,
+                 julia_exe: str, rules: VersionRules):
         self.req = req
         self.rep = reporter
+        self.project = project
+        self.julia_exe = julia_exe
+        self.rules = rules
+        self.version = rules.version
+        self.targets = {lvl: rules.cpu_target(lvl) for lvl in req.levels}
         self.out = os.path.abspath(req.out)
+        self.out_tmp = self.out + ".partial"
+        self.depot = os.path.join(self.out_tmp, "pool")  # the build's depot, published as pool/
+        self.store_path = os.path.abspath(req.store_path) if req.store_path else ""
+        # Where Julia sees the depot: where nodes will see it.  Without
+        # --store-path, that is <out>/pool (valid for the .ji caches only there).
+        self.julia_depot = os.path.join(self.store_path or self.out, "pool")
+        self.exposure = _Exposure(self.depot, self.julia_depot)
+        self.env = {**rules.env, "JULIA_DEPOT_PATH": self.julia_depot,
+                    "JULIA_PROJECT": os.path.join(self.out_tmp, "image", "project")}
         self.stats: dict = {"timings": {}}
 
     # -- running Julia ---------------------------------------------------------
@@ -128,7 +300,9 @@ class Builder:
                ) -> subprocess.CompletedProcess:
         env = self.req.julia.environ(None, **env_extra)
         cmd = [*self.exposure.prefix, self.julia_exe, "--startup-file=no", "--history-file=no", *args]
-        log_path = os.path.join(self.out_tmp, "logs", what.replace(" ", "-") + ".log")
+        name = what.replace(" ", "-") + ".log"
+        log_path = os.path.join(self.out_tmp, "logs", name)
+        final_log = os.path.join(failed_logs_dir(self.out), name)  # where it is if this fails
         with open(log_path, "wb") as log:
             try:
                 # stdin is /dev/null, as in batch jobs: Julia's start-up
@@ -137,62 +311,50 @@ class Builder:
                                       stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
                                       timeout=timeout, cwd=cwd)
             except subprocess.TimeoutExpired:
-                raise BuildError(f"{what}: Julia did not finish in {timeout:.0f} s; see {log_path}") from None
+                raise BuildError(f"{what}: Julia did not finish in {timeout:.0f} s; see {final_log}") from None
             log.write(proc.stderr)
         if proc.returncode != 0:
-            err = proc.stderr.decode(errors="replace")
-            dd = [l for l in err.splitlines() if l.startswith("DD-ERROR:")]
-            if dd:
-                raise BuildError(f"{what}: {dd[-1][len('DD-ERROR: '):][:400]}")
-            last = next((l.strip() for l in reversed(err.splitlines()) if l.strip().startswith("ERROR")),
-                        next((l.strip() for l in reversed(err.splitlines()) if l.strip()), ""))
-            final_log = log_path.replace(os.path.join(self.out_tmp, "logs"), self.out + ".failed-logs")
-            raise BuildError(f"{what} failed (exit {proc.returncode}): {last[:300]}; "
-                             f"full log in {final_log}")
+            raise BuildError(julia_failure(what, proc.returncode, proc.stderr.decode(errors="replace"),
+                                           final_log))
         return proc
 
     # -- steps -----------------------------------------------------------------
     def run(self) -> BuildResult:
-        req = self.req
-        project = read_project(req.project_dir)
-        if req.workload and not os.path.isfile(req.workload):
-            raise UsageError(f"workload {req.workload} not found: pass an existing .jl file")
-        self.julia_exe = req.julia.resolved()
-        self.version: JuliaVersion = req.julia.version()
-        targets = {lvl: cpu_target(lvl, self.version) for lvl in req.levels}
-        if self.version.has_pkgimages:
-            self.rep.warn(f"Julia {self.version} (pkgimages) is not verified by this release; "
-                          "compiled caches are built for the baseline level only")
-        self.out_tmp = self.out + ".partial"
-        shutil.rmtree(self.out_tmp, ignore_errors=True)
-        for d in ("logs", "trace", "image/project", "image/variants", "obj"):
+        try:
+            try:
+                manifest = self._build()
+                _swap_into_place(self.out_tmp, self.out)
+            except OSError as e:
+                where = f" ({e.filename})" if e.filename else ""
+                raise BuildError(f"building {self.out}: {e.strerror or e}{where}; check free space "
+                                 "and permissions of --out and --store-path") from None
+        except BaseException:
+            _keep_failed_logs(self.out, self.out_tmp)
+            raise
+        return BuildResult(manifest, self.out, self.stats)
+
+    def _build(self) -> ImageManifest:
+        req, project = self.req, self.project
+        shutil.rmtree(self.out_tmp, ignore_errors=True)  # left by a killed build
+        for d in ("logs", "trace", "image/project", "image/variants", "obj", "pool"):
             os.makedirs(os.path.join(self.out_tmp, d), exist_ok=True)
-        depot = os.path.join(self.out_tmp, "pool")
-        os.makedirs(depot)
-        store_path = os.path.abspath(req.store_path) if req.store_path else ""
-        julia_depot = os.path.join(store_path, "pool") if store_path else os.path.join(self.out, "pool")
-        # Without --store-path the depot's caches are valid at <out>/pool only;
-        # the system images (what jobs use) do not depend on it.
-        if not store_path:
-            reporter_note = ("no --store-path: the depot's .ji caches will be valid only at "
-                             f"{julia_depot}; system images work anywhere")
-            self.rep.info(reporter_note)
+        if not self.store_path and self.rules.caches_tied_to_path:
+            self.rep.info("no --store-path: the depot's .ji caches will be valid only at "
+                          f"{self.julia_depot}; system images work anywhere")
         t_start = time.monotonic()
-        with _Exposure(depot, julia_depot) as self.exposure:
-            self.env = {"JULIA_DEPOT_PATH": julia_depot,
-                        "JULIA_PROJECT": os.path.join(self.out_tmp, "image", "project")}
-            self._write_project(project, depot, julia_depot)
+        with self.exposure:
+            self._write_project(project)
             with self.rep.step("resolve packages"):
-                self._acquire(project, depot)
+                self._acquire(project)
             with self.rep.step("precompile packages"):
                 self._julia([os.path.join(JULIA_DIR, "instantiate.jl")],
                             env_extra={**self.env, "DD_STEP": "precompile"}, what="precompile")
-            statements = self._trace(project) if req.workload else self._load_trace(project)
-            self._compile_all(project, targets, statements)
-            self.stats["runtime_compiled"] = self._coverage(targets) if req.workload else None
-            self.fingerprints = self._fingerprints(targets)
+            statements = self._trace() if req.workload else self._empty_trace()
+            self._compile_all(project, statements)
+            self.stats["runtime_compiled"] = self._coverage() if req.workload else None
+            fingerprints = self._fingerprints()
         with self.rep.step("hash files"):
-            manifest = self._manifest(project, targets, os.path.dirname(julia_depot))
+            manifest = self._manifest(project, fingerprints)
         self.stats["total_s"] = round(time.monotonic() - t_start, 1)
         self.stats["timings"] = self.rep.timings
         self.stats["image_id"] = manifest.image_id
@@ -200,54 +362,51 @@ class Builder:
         replace_file(os.path.join(self.out_tmp, "build.json"),
                      json.dumps(self.stats, indent=2, sort_keys=True).encode())
         shutil.rmtree(os.path.join(self.out_tmp, "obj"), ignore_errors=True)
-        self._swap_into_place()
-        return BuildResult(manifest, self.out, self.stats)
+        return manifest
 
-    def _swap_into_place(self) -> None:
-        old = self.out + ".old"
-        shutil.rmtree(old, ignore_errors=True)
-        if os.path.exists(self.out):
-            os.rename(self.out, old)
-        os.rename(self.out_tmp, self.out)
-        shutil.rmtree(old, ignore_errors=True)
-
-    def _write_project(self, project: JuliaProject, depot: str, julia_depot: str) -> None:
+    def _write_project(self, project: JuliaProject) -> None:
         pdir = os.path.join(self.out_tmp, "image", "project")
         shutil.copyfile(os.path.join(project.dir, "Project.toml"), os.path.join(pdir, "Project.toml"))
         with open(os.path.join(project.dir, "Manifest.toml"), encoding="utf-8") as f:
             text = f.read()
         # Developed packages travel inside the pool, content-addressed, and the
-        # image's manifest points at them where nodes will see them.
+        # image's manifest points at them where nodes will see them.  Only the
+        # copy is hashed, so nothing from outside the project is read either.
+        root = os.path.realpath(project.dir)
         for e in project.entries:
             if not e.path:
                 continue
-            src = os.path.join(project.dir, e.path)
-            from .registry import tree_sha1
-            tree = tree_sha1(src)
-            dest = os.path.join(depot, "dev", e.name, tree)
-            if not os.path.exists(dest):
-                shutil.copytree(src, dest, ignore=shutil.ignore_patterns(".git"))
-            new = os.path.join(julia_depot, "dev", e.name, tree)
+            staging = os.path.join(self.depot, "dev", f".copy-{e.name}")
+            shutil.rmtree(staging, ignore_errors=True)
+            _copy_within(os.path.join(project.dir, e.path), staging, root, f"path-tracked package {e.name}")
+            tree = tree_sha1(staging)
+            dest = os.path.join(self.depot, "dev", e.name, tree)
+            if os.path.exists(dest):
+                shutil.rmtree(staging)
+            else:
+                os.makedirs(os.path.dirname(dest), exist_ok=True)
+                os.rename(staging, dest)
+            new = os.path.join(self.julia_depot, "dev", e.name, tree)
             for quoted in (f'path = "{e.path}"', f"path = '{e.path}'"):
                 text = text.replace(quoted, f'path = "{new}"')
         with open(os.path.join(pdir, "Manifest.toml"), "w", encoding="utf-8") as f:
             f.write(text)
 
-    def _acquire(self, project: JuliaProject, depot: str) -> None:
+    def _acquire(self, project: JuliaProject) -> None:
         registered = [e for e in project.packages if e.is_registered]
         urls = list(self.req.registries) or ([GENERAL_URL] if registered else [])
         self._julia([os.path.join(JULIA_DIR, "instantiate.jl")],
                     env_extra={**self.env, "DD_STEP": "registries", "DD_REGISTRIES": "\n".join(urls),
                                "DD_STUB_REGISTRY": "" if urls else "1"},
                     what="add registries", timeout=600)
-        regroot = os.path.join(depot, "registries")
+        regroot = os.path.join(self.depot, "registries")
         reg_dirs = [os.path.join(regroot, d) for d in sorted(os.listdir(regroot))] if os.path.isdir(regroot) else []
         if registered:
             check_registered(project, reg_dirs)
         self._julia([os.path.join(JULIA_DIR, "instantiate.jl")],
                     env_extra={**self.env, "DD_STEP": "instantiate"}, what="instantiate", timeout=1800)
         for sub in POOL_DIRS:
-            root = os.path.join(depot, sub)
+            root = os.path.join(self.depot, sub)
             for dirpath, dirnames, filenames in os.walk(root):
                 for n in filenames + dirnames:
                     p = os.path.join(dirpath, n)
@@ -255,13 +414,13 @@ class Builder:
                         os.utime(p, ns=(SOURCE_MTIME_NS, SOURCE_MTIME_NS))
         # Pkg makes sources read-only; keep them so (publish copies modes).
 
-    def _load_trace(self, project: JuliaProject) -> str:
+    def _empty_trace(self) -> str:
         path = os.path.join(self.out_tmp, "trace", "precompile.jl")
         with open(path, "w") as f:
             f.write("")
         return path
 
-    def _trace(self, project: JuliaProject) -> str:
+    def _trace(self) -> str:
         workload = os.path.abspath(self.req.workload)
         traces = []
         with self.rep.step(f"trace workload under {len(STDOUT_KINDS)} stdout kinds"):
@@ -288,16 +447,16 @@ class Builder:
         self.stats["traced_statements"] = len(lines)
         return merged
 
-    def _compile_all(self, project: JuliaProject, targets: dict[Level, str], statements: str) -> None:
+    def _compile_all(self, project: JuliaProject, statements: str) -> None:
         base = self.req.julia.default_sysimage()
         names = [name for name, _ in project.deps]
-        jobs = _jobs(self.req.jobs, len(targets))
-        label = ", ".join(f"{lvl}={t}" for lvl, t in targets.items())
+        jobs = _jobs(self.req.jobs, len(self.targets))
+        label = ", ".join(f"{lvl}={t}" for lvl, t in self.targets.items())
         self.stats["variants"] = {}
-        with self.rep.step(f"compile {len(targets)} system image(s) ({label}; {jobs} at a time)"):
+        with self.rep.step(f"compile {len(self.targets)} system image(s) ({label}; {jobs} at a time)"):
             with concurrent.futures.ThreadPoolExecutor(max_workers=jobs) as pool:
                 futs = {pool.submit(self._compile_one, lvl, t, base, names, statements): lvl
-                        for lvl, t in targets.items()}
+                        for lvl, t in self.targets.items()}
                 for fut in concurrent.futures.as_completed(futs):
                     fut.result()
 
@@ -310,7 +469,9 @@ class Builder:
         self._julia([f"--cpu-target={target}", "--output-o", obj, "-J", base,
                      os.path.join(JULIA_DIR, "sysimage.jl")],
                     env_extra={**self.env, "DD_PACKAGES": ",".join(names), "DD_PRECOMPILE": statements,
-                               "DD_STATS": stats_file},
+                               "DD_STATS": stats_file,
+                               # Julia's start-up calls this version needs (julia.py).
+                               "DD_INIT_OUTPUT_O": ",".join(self.rules.output_o_init)},
                     what=f"compile system image {lvl}", timeout=7200)
         t_compile = time.monotonic() - t0
         vdir = os.path.join(self.out_tmp, "image", "variants", lvl.name)
@@ -338,7 +499,7 @@ class Builder:
             "precompiled": int(counts.get("precompiled", 0)), "precompile_failed": int(counts.get("failed", 0)),
             "libdir": libdir}
 
-    def _coverage(self, targets: dict[Level, str]) -> dict[str, int]:
+    def _coverage(self) -> dict[str, int]:
         """Run the workload on each variant this machine can run, with compile
         tracing: what still compiles at run time despite the image."""
         from depotdelivery.detect import detect_level
@@ -346,7 +507,7 @@ class Builder:
         workload = os.path.abspath(self.req.workload)
         result = {}
         with self.rep.step("check the workload against the new images"):
-            for lvl in targets:
+            for lvl in self.targets:
                 if host is not None and lvl > host:
                     continue
                 so = os.path.join(self.out_tmp, "image", "variants", lvl.name, "sys.so")
@@ -361,7 +522,7 @@ class Builder:
                                   f"(see {trace.replace(self.out_tmp, self.out)})")
         return result
 
-    def _fingerprints(self, targets: dict[Level, str]) -> dict[str, str]:
+    def _fingerprints(self) -> dict[str, str]:
         """Record the A/B fingerprint of each variant this machine can run,
         started as the wrapper starts it, after the workload (wrapper/validate.py)."""
         from depotdelivery.detect import detect_level
@@ -369,7 +530,7 @@ class Builder:
         host = detect_level()
         out = {}
         with self.rep.step("fingerprint the variants"):
-            for lvl, target in targets.items():
+            for lvl, target in self.targets.items():
                 if host is not None and lvl > host:
                     continue
                 image = os.path.join(self.out_tmp, "image")
@@ -387,28 +548,27 @@ class Builder:
                 out[lvl.name] = rel
         return out
 
-    def _manifest(self, project: JuliaProject, targets: dict[Level, str], store_path: str) -> ImageManifest:
+    def _manifest(self, project: JuliaProject, fingerprints: dict[str, str]) -> ImageManifest:
         files: list[FileEntry] = []
         image_root = os.path.join(self.out_tmp, "image")
         # The image's own depot holds this build's compiled caches.
-        src_compiled = os.path.join(self.out_tmp, "pool", "compiled")
+        src_compiled = os.path.join(self.depot, "compiled")
         if os.path.isdir(src_compiled):
             shutil.copytree(src_compiled, os.path.join(image_root, "depot", "compiled"), copy_function=shutil.copy2)
         for rel, variant in _walk(image_root):
             files.append(_entry("image", image_root, rel, variant))
-        pool_root = os.path.join(self.out_tmp, "pool")
         for sub in POOL_DIRS:
-            if os.path.isdir(os.path.join(pool_root, sub)):
-                for rel, _ in _walk(pool_root, sub):
-                    files.append(_entry("pool", pool_root, rel, ""))
+            if os.path.isdir(os.path.join(self.depot, sub)):
+                for rel, _ in _walk(self.depot, sub):
+                    files.append(_entry("pool", self.depot, rel, ""))
         variants = tuple(Variant(level=lvl.name, cpu_target=t, sysimage=f"variants/{lvl.name}/sys.so",
-                                 fingerprint=getattr(self, "fingerprints", {}).get(lvl.name, ""))
-                         for lvl, t in sorted(targets.items()))
+                                 fingerprint=fingerprints.get(lvl.name, ""))
+                         for lvl, t in sorted(self.targets.items()))
         pins = tuple(PackagePin(e.name, e.uuid, e.version, e.tree_sha1) for e in project.packages)
         workload_sha = hash_file(self.req.workload)[0] if self.req.workload else ""
         return ImageManifest(
             name=self.req.name or project.name, created=utc_text(datetime.now(timezone.utc)),
-            julia_version=str(self.version), store_path=store_path,
+            julia_version=str(self.version), store_path=os.path.dirname(self.julia_depot),
             project_sha256=project.project_sha256, manifest_sha256=project.manifest_sha256,
             workload_sha256=workload_sha, packages=pins, variants=variants, files=tuple(files),
             builder=f"depotdelivery {__version__}")
@@ -455,20 +615,3 @@ def _entry(root_name: str, root: str, rel: str, variant: str) -> FileEntry:
     mode = 0o755 if st.st_mode & 0o111 else 0o644
     return FileEntry(root=root_name, path=rel, sha256=digest, size=size, mode=mode,
                      mtime_ns=st.st_mtime_ns, variant=variant)
-
-
-def build(req: BuildRequest, reporter: Reporter) -> BuildResult:
-    out_tmp = os.path.abspath(req.out) + ".partial"
-    try:
-        return Builder(req, reporter).run()
-    except BaseException:
-        # Keep the logs for the user; the previous build (if any) is untouched.
-        if os.path.isdir(out_tmp):
-            logs = os.path.abspath(req.out) + ".failed-logs"
-            shutil.rmtree(logs, ignore_errors=True)
-            try:
-                shutil.copytree(os.path.join(out_tmp, "logs"), logs)
-            except OSError:
-                pass
-            shutil.rmtree(out_tmp, ignore_errors=True)
-        raise

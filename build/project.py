@@ -3,16 +3,60 @@
 Errors here are the user's input: each names the file and what to fix.
 Both manifest formats are read: Julia <= 1.6 (top-level package tables) and
 Julia >= 1.7 (`manifest_format = "2.0"`, packages under `[deps]`).
+
+The files are untrusted input to a build that writes and copies files:
+package names become folder names (packages/<Name>/, dev/<Name>/) and
+`using <Name>` in the image build, and `path` entries name folders that are
+copied into the image.  So names must be Julia identifiers and paths must
+stay inside the project folder; nothing else would let a build write
+outside its --out folder or publish files from elsewhere.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
+import posixpath
 import tomllib
 from dataclasses import dataclass
 
 from depotdelivery.errors import UsageError
+
+# Reserved words Julia does not accept as names (`using end` is no package).
+_JULIA_KEYWORDS = frozenset(
+    "baremodule begin break catch const continue do else elseif end export false finally for "
+    "function global if import let local macro module quote return struct true try using while".split())
+
+
+def is_julia_identifier(name: str) -> bool:
+    """Letters, digits and `_`, not starting with a digit, not a keyword:
+    no `/`, `.`, `..`, spaces, quotes or separators that could turn a name
+    into a path or into code."""
+    return isinstance(name, str) and name.isidentifier() and name not in _JULIA_KEYWORDS
+
+
+def check_package_name(name: str, where: str) -> None:
+    if not is_julia_identifier(name):
+        raise UsageError(f"{where}: package name {name!r} is not a Julia identifier (letters, digits "
+                         "and _, not starting with a digit); fix the name")
+
+
+def check_dev_path(name: str, path: object, where: str) -> str:
+    """A path-tracked package's `path`: relative and inside the project
+    folder, judged on the text alone (read_project also resolves links)."""
+    if not isinstance(path, str) or not path or "\0" in path:
+        raise UsageError(f"{where}: package {name} has path = {path!r}, not a folder name; "
+                         "regenerate the manifest with Pkg")
+    norm = posixpath.normpath(path)
+    if posixpath.isabs(path) or norm == ".." or norm.startswith("../"):
+        raise UsageError(f"{where}: package {name} has path = {path!r}, outside the project folder; "
+                         "put path-tracked packages inside the project (a relative path)")
+    return path
+
+
+def is_within(path: str, folder: str) -> bool:
+    """`path` is `folder` or below it (both absolute and resolved)."""
+    return path == folder or path.startswith(folder.rstrip("/") + "/")
 
 
 @dataclass(frozen=True)
@@ -81,6 +125,7 @@ def _entries(manifest: dict, path: str) -> list[ManifestEntry]:
         table = manifest
     out = []
     for name, infos in table.items():
+        check_package_name(name, path)
         if not isinstance(infos, list) or not infos or not all(isinstance(i, dict) for i in infos):
             raise UsageError(f"{path}: entry {name!r} is not a [[{name}]] table; "
                              "regenerate the manifest with Pkg")
@@ -91,9 +136,10 @@ def _entries(manifest: dict, path: str) -> list[ManifestEntry]:
             deps = info.get("deps", [])
             if isinstance(deps, dict):
                 deps = list(deps)
+            dev = check_dev_path(name, info["path"], path) if "path" in info else ""
             out.append(ManifestEntry(name=name, uuid=uuid, version=str(info.get("version", "")),
                                      tree_sha1=str(info.get("git-tree-sha1", "")),
-                                     path=str(info.get("path", "")), deps=tuple(deps)))
+                                     path=dev, deps=tuple(deps)))
     return out
 
 
@@ -108,6 +154,8 @@ def read_project(project_dir: str) -> JuliaProject:
     deps = proj.get("deps", {})
     if not isinstance(deps, dict) or not deps:
         raise UsageError(f"{ppath}: no [deps]; an image needs at least one package")
+    for dep_name in deps:
+        check_package_name(dep_name, ppath)
     entries = _entries(man, mpath)
     by_name = {e.name: e for e in entries}
     for dep_name, dep_uuid in deps.items():
@@ -120,13 +168,25 @@ def read_project(project_dir: str) -> JuliaProject:
             if d not in by_name:
                 raise UsageError(f"{mpath}: {e.name} depends on {d}, which the manifest lacks; "
                                  "run Pkg.resolve()")
-        if e.path and not os.path.isdir(os.path.join(project_dir, e.path)):
-            raise UsageError(f"{mpath}: path-tracked package {e.name} at {e.path} not found")
+        if e.path:
+            _check_dev_folder(project_dir, e, mpath)
     name = proj.get("name") or os.path.basename(os.path.abspath(project_dir))
     return JuliaProject(dir=os.path.abspath(project_dir), name=str(name),
                         deps=tuple(sorted(deps.items())), entries=tuple(entries),
                         project_sha256=hashlib.sha256(pbytes).hexdigest(),
                         manifest_sha256=hashlib.sha256(mbytes).hexdigest())
+
+
+def _check_dev_folder(project_dir: str, e: ManifestEntry, mpath: str) -> None:
+    """The folder a `path` entry names exists and, links resolved, is inside
+    the project folder (a link such as dev/X -> /etc is refused here; links
+    inside the package are refused when it is copied)."""
+    folder = os.path.join(project_dir, e.path)
+    if not os.path.isdir(folder):
+        raise UsageError(f"{mpath}: path-tracked package {e.name} at {e.path} not found")
+    if not is_within(os.path.realpath(folder), os.path.realpath(project_dir)):
+        raise UsageError(f"{mpath}: path-tracked package {e.name} at {e.path} leads outside the project "
+                         f"folder (to {os.path.realpath(folder)}); put a copy inside the project")
 
 
 def registered_uuids(registry_dir: str) -> dict[str, dict]:

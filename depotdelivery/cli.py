@@ -52,6 +52,8 @@ EPILOG = {
 
 def _parser():
     import argparse
+
+    from depotdelivery.julia import JULIA_SEARCH
     p = argparse.ArgumentParser(
         prog="depotdelivery",
         description="Signed, CPU-specific Julia images for batch clusters.",
@@ -80,7 +82,7 @@ def _parser():
     sp.add_argument("--store-path", default="", help="absolute path where nodes will see the store")
     sp.add_argument("--name", default="", help="image name (default: the project's)")
     sp.add_argument("--jobs", type=int, default=0, help="variants compiled at once (default: by cores/memory)")
-    sp.add_argument("--julia", default="", help="Julia executable (default: the project's .deps/julia)")
+    sp.add_argument("--julia", default="", help=f"Julia to run; the first of: {JULIA_SEARCH}")
     sp.add_argument("--json", action="store_true")
 
     sp = cmd("publish", _publish, "sign a build and publish it to a store")
@@ -202,10 +204,10 @@ def _build(args):
     import os
 
     from depotdelivery.builder.pipeline import BuildRequest, build
-    from depotdelivery.julia import JuliaInstall, default_install
+    from depotdelivery.julia import find_julia
     from depotdelivery.levels import parse_levels
     from depotdelivery.progress import Reporter
-    julia = JuliaInstall(args.julia) if args.julia else default_install()
+    julia = find_julia(args.julia)
     req = BuildRequest(project_dir=args.project, levels=parse_levels(args.levels), out=args.out,
                        julia=julia, workload=args.workload, registries=tuple(args.registry),
                        store_path=args.store_path, jobs=args.jobs, name=args.name)

@@ -24,7 +24,8 @@ class SiteConfig:
     stores: tuple[str, ...] = ()
     trusted_keys: tuple[str, ...] = ()  # paths of .pub files
     revoked_keys: frozenset[str] = frozenset()  # key ids refused even if listed
-    julia: str = "julia"
+    julia: str = "julia"  # what jobs run: [julia] executable, else julia on PATH
+    julia_executable: str = ""  # [julia] executable as written ("" = not set)
     julia_env: Mapping[str, str] = field(default_factory=dict)
     max_level: Level | None = None
     cache_dir: str = DEFAULT_CACHE_DIR
@@ -84,6 +85,7 @@ def parse_config(text: str, path: str) -> SiteConfig:
             trusted_keys=tuple(keys),
             revoked_keys=frozenset(_str_list(raw, "revoked_keys")),
             julia=str(julia.get("executable", "julia")),
+            julia_executable=str(julia.get("executable", "")),
             julia_env=dict(env),
             max_level=parse_level(max_level) if max_level else None,
             cache_dir=str(raw.get("cache_dir", DEFAULT_CACHE_DIR)),

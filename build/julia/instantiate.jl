@@ -1,7 +1,9 @@
 # Acquire a project's packages the way Julia does, into DEPOT_PATH[1].
 # ENV: DD_REGISTRIES (newline-separated URLs), DD_STUB_REGISTRY ("1": write an
 # empty General so Pkg 1.5 does not try to clone it), DD_STEP ("registries" |
-# "instantiate").  Errors are printed as one "DD-ERROR:" line for the caller.
+# "instantiate" | "precompile", required: a step this script does not know
+# is an error, not a silent success).  Errors are printed as one "DD-ERROR:"
+# line for the caller.
 using Pkg
 
 function fail(msg)
@@ -10,7 +12,7 @@ function fail(msg)
 end
 
 depot = DEPOT_PATH[1]
-step = get(ENV, "DD_STEP", "instantiate")
+step = get(ENV, "DD_STEP", "")
 
 if step == "registries"
     urls = filter(!isempty, split(get(ENV, "DD_REGISTRIES", ""), '\n'))
@@ -45,4 +47,6 @@ elseif step == "precompile"
     catch err
         fail("precompiling the project failed: " * sprint(showerror, err))
     end
+else
+    fail("unknown DD_STEP $(repr(step)): expected registries, instantiate or precompile")
 end

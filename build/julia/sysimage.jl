@@ -1,15 +1,34 @@
-# Compile a system image (run with --output-o).  In --output-o mode Julia 1.5
-# skips its start-up code, so load and depot paths are set up here first:
-# without them `using` fails, and printing that error crashes.
-Base.reinit_stdio()
-Base.init_load_path()
-Base.init_depot_path()
+# Compile a system image (run with --output-o).
+# ENV: DD_INIT_OUTPUT_O (comma-separated Base functions to call first),
+# DD_PACKAGES (comma-separated package names), DD_PRECOMPILE (traced
+# precompile statements), DD_STATS (where to write counts).
+# Errors are printed as one "DD-ERROR:" line for the caller.
 
-const packages = filter(!isempty, split(ENV["DD_PACKAGES"], ','))
+# In --output-o mode Julia runs no __init__ of the modules in the base image
+# (src/init.c), so stdio, load and depot paths are not set up: `using`
+# fails, and printing that error crashes.  Which Base functions set them up
+# depends on the Julia version; depotdelivery/julia.py names them.  Core's
+# stderr needs no set-up, so a bad name can still be reported.
+function fail(msg)
+    Core.println(Core.stderr, "DD-ERROR: ", replace(msg, '\n' => ' '))
+    exit(3)
+end
+
+for name in filter(!isempty, split(get(ENV, "DD_INIT_OUTPUT_O", ""), ','))
+    f = Symbol(name)
+    isdefined(Base, f) || fail("Base.$name is not defined in Julia $VERSION: depotdelivery/julia.py " *
+                               "names the wrong start-up calls for this version")
+    getfield(Base, f)()
+end
+
+const packages = filter(!isempty, split(get(ENV, "DD_PACKAGES", ""), ','))
 const statements_file = ENV["DD_PRECOMPILE"]
 
+# `using Name` as an expression, never parsed from text: a name is only ever
+# a module name (the builder checked it; check again here).
 for name in packages
-    Core.eval(Main, Meta.parse("using $name"))
+    Base.isidentifier(name) || fail("package name $(repr(name)) is not a Julia identifier")
+    Core.eval(Main, Expr(:using, Expr(:., Symbol(name))))
 end
 
 # Evaluate the traced precompile statements in a module that binds every
