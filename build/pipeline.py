@@ -19,15 +19,19 @@ which the next successful build of the same ``--out`` removes.
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import json
 import os
+import pty
 import re
 import shutil
 import signal
 import subprocess
 import tempfile
+import threading
 import time
 from dataclasses import dataclass, field
+from typing import Any, Iterator
 from datetime import datetime, timezone
 
 from depotdelivery import __version__
@@ -47,7 +51,50 @@ GENERAL_URL = "https://github.com/JuliaRegistries/General.git"
 # caches compare mtimes, and a package published again by a later build must
 # keep the mtime the earlier build's caches recorded.
 SOURCE_MTIME_NS = 946684800 * 10**9
-STDOUT_KINDS = ("file", "pipe", "devnull")  # traps.md #6: each compiles differently
+# Julia compiles different methods for each concrete stdio type it finds
+# (IOStream, PipeEndpoint, DevNull, TTY), so the workload is traced, and
+# then checked on the images, under every stdio a job can have: stdout to a
+# file, a pipe, /dev/null or a terminal with stdin /dev/null (HTCondor,
+# interactive), and stdout and stdin pipes (a Slurm task).
+STDIO_KINDS = (("file", "devnull"), ("pipe", "devnull"), ("devnull", "devnull"), ("tty", "devnull"),
+               ("pipe", "pipe"))
+
+
+def stdio_label(kind: tuple[str, str]) -> str:
+    out, inp = kind
+    return f"stdout-{out}" + ("" if inp == "devnull" else f"+stdin-{inp}")
+
+
+@contextlib.contextmanager
+def _stdio(kind: tuple[str, str], log_dir: str) -> Iterator[tuple[Any, Any]]:
+    """(stdout, stdin) to hand to subprocess for a run under `kind`."""
+    out, inp = kind
+    stdin = subprocess.PIPE if inp == "pipe" else subprocess.DEVNULL  # run() closes a pipe: EOF
+    if out == "file":
+        with open(os.path.join(log_dir, f"workload-{stdio_label(kind)}.txt"), "wb") as f:
+            yield f, stdin
+    elif out == "tty":
+        master, slave = pty.openpty()
+        # Drain the terminal while Julia writes, or it blocks on a full buffer.
+        reader = threading.Thread(target=_drain, args=(master,), daemon=True)
+        reader.start()
+        try:
+            yield slave, stdin
+        finally:
+            os.close(slave)
+            reader.join(10)
+            os.close(master)
+    else:
+        yield (subprocess.PIPE if out == "pipe" else subprocess.DEVNULL), stdin
+
+
+def _drain(fd: int) -> None:
+    while True:
+        try:
+            if not os.read(fd, 1 << 16):
+                return
+        except OSError:  # EIO once the last writer closed the terminal
+            return
 POOL_DIRS = ("packages", "artifacts", "dev")
 JULIA_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "julia")
 
@@ -63,6 +110,7 @@ class BuildRequest:
     store_path: str = ""  # where nodes see the store; "" = the build's own pool path
     jobs: int = 0  # parallel variant compiles; 0 = by cores and memory
     name: str = ""
+    lazy_artifacts: bool = True  # lazy artifacts go into the image too (nodes never download)
 
 
 @dataclass
@@ -296,7 +344,7 @@ class Builder:
 
     # -- running Julia ---------------------------------------------------------
     def _julia(self, args: list[str], *, env_extra: dict[str, str], what: str,
-               stdout=None, timeout: float = 3600, cwd: str | None = None,
+               stdout=None, stdin=subprocess.DEVNULL, timeout: float = 3600, cwd: str | None = None,
                ) -> subprocess.CompletedProcess:
         env = self.req.julia.environ(None, **env_extra)
         cmd = [*self.exposure.prefix, self.julia_exe, "--startup-file=no", "--history-file=no", *args]
@@ -308,8 +356,7 @@ class Builder:
                 # stdin is /dev/null, as in batch jobs: Julia's start-up
                 # compiles for the concrete stdio types it finds.
                 proc = subprocess.run(cmd, env=env, stdout=stdout if stdout is not None else log,
-                                      stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
-                                      timeout=timeout, cwd=cwd)
+                                      stderr=subprocess.PIPE, stdin=stdin, timeout=timeout, cwd=cwd)
             except subprocess.TimeoutExpired:
                 raise BuildError(f"{what}: Julia did not finish in {timeout:.0f} s; see {final_log}") from None
             log.write(proc.stderr)
@@ -405,6 +452,10 @@ class Builder:
             check_registered(project, reg_dirs)
         self._julia([os.path.join(JULIA_DIR, "instantiate.jl")],
                     env_extra={**self.env, "DD_STEP": "instantiate"}, what="instantiate", timeout=1800)
+        self._julia([os.path.join(JULIA_DIR, "instantiate.jl")],
+                    env_extra={**self.env, "DD_STEP": "artifacts",
+                               "DD_LAZY_ARTIFACTS": "1" if self.req.lazy_artifacts else "0"},
+                    what="artifacts", timeout=1800)
         for sub in POOL_DIRS:
             root = os.path.join(self.depot, sub)
             for dirpath, dirnames, filenames in os.walk(root):
@@ -422,21 +473,10 @@ class Builder:
 
     def _trace(self) -> str:
         workload = os.path.abspath(self.req.workload)
-        traces = []
-        with self.rep.step(f"trace workload under {len(STDOUT_KINDS)} stdout kinds"):
-            with tempfile.TemporaryDirectory(prefix="dd-trace-") as cwd:
-                for kind in STDOUT_KINDS:
-                    trace = os.path.join(self.out_tmp, "trace", f"{kind}.jl")
-                    args = [f"--trace-compile={trace}", workload]
-                    what = f"workload {os.path.basename(workload)} (stdout to {kind})"
-                    if kind == "file":
-                        with open(os.path.join(self.out_tmp, "logs", "workload-stdout.txt"), "wb") as out:
-                            self._julia(args, env_extra=self.env, what=what, stdout=out, cwd=cwd)
-                    elif kind == "pipe":
-                        self._julia(args, env_extra=self.env, what=what, stdout=subprocess.PIPE, cwd=cwd)
-                    else:
-                        self._julia(args, env_extra=self.env, what=what, stdout=subprocess.DEVNULL, cwd=cwd)
-                    traces.append(trace)
+        with self.rep.step(f"trace workload under {len(STDIO_KINDS)} stdio kinds"):
+            traces = self._under_every_stdio(lambda kind: [
+                f"--trace-compile={os.path.join(self.out_tmp, 'trace', stdio_label(kind) + '.jl')}", workload],
+                what=f"workload {os.path.basename(workload)}")
         lines: set[str] = set()
         for t in traces:
             with open(t, errors="replace") as f:
@@ -465,11 +505,12 @@ class Builder:
         os.makedirs(obj_dir, exist_ok=True)
         obj = os.path.join(obj_dir, "sys.o")
         stats_file = os.path.join(obj_dir, "stats.txt")
+        failed_list = os.path.join(self.out_tmp, "logs", f"precompile-failed-{lvl.name}.txt")
         t0 = time.monotonic()
         self._julia([f"--cpu-target={target}", "--output-o", obj, "-J", base,
                      os.path.join(JULIA_DIR, "sysimage.jl")],
                     env_extra={**self.env, "DD_PACKAGES": ",".join(names), "DD_PRECOMPILE": statements,
-                               "DD_STATS": stats_file,
+                               "DD_STATS": stats_file, "DD_FAILED": failed_list,
                                # Julia's start-up calls this version needs (julia.py).
                                "DD_INIT_OUTPUT_O": ",".join(self.rules.output_o_init)},
                     what=f"compile system image {lvl}", timeout=7200)
@@ -497,29 +538,55 @@ class Builder:
         self.stats["variants"][lvl.name] = {
             "cpu_target": target, "compile_s": round(t_compile, 1), "size": os.path.getsize(so),
             "precompiled": int(counts.get("precompiled", 0)), "precompile_failed": int(counts.get("failed", 0)),
+            "precompile_failed_list": os.path.join(self.out, "logs", os.path.basename(failed_list)),
             "libdir": libdir}
+        if int(counts.get("failed", 0)):
+            self.rep.warn(f"{counts['failed']} traced statement(s) did not precompile into the {lvl} image "
+                          f"(each with its reason in {os.path.join(self.out, 'logs', os.path.basename(failed_list))})")
+
+    def _under_every_stdio(self, args_for, *, what: str) -> list[str]:
+        """Run Julia once per stdio kind (two at a time: each run is mostly
+        one core); -> the --trace-compile files written."""
+        def one(kind: tuple[str, str]) -> str:
+            args = args_for(kind)
+            with tempfile.TemporaryDirectory(prefix="dd-stdio-") as cwd, \
+                    _stdio(kind, os.path.join(self.out_tmp, "logs")) as (stdout, stdin):
+                self._julia(args, env_extra=self.env, what=f"{what} ({stdio_label(kind)})",
+                            stdout=stdout, stdin=stdin, cwd=cwd)
+            return next(a for a in args if a.startswith("--trace-compile="))[len("--trace-compile="):]
+        with concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool:
+            return list(pool.map(one, STDIO_KINDS))
 
     def _coverage(self) -> dict[str, int]:
-        """Run the workload on each variant this machine can run, with compile
-        tracing: what still compiles at run time despite the image."""
+        """Run the workload on each variant this machine can run, under every
+        stdio kind, with compile tracing: what still compiles at run time
+        despite the image.  -> per variant, the distinct statements."""
         from depotdelivery.detect import detect_level
         host = detect_level()
         workload = os.path.abspath(self.req.workload)
         result = {}
-        with self.rep.step("check the workload against the new images"):
+        by_stdio: dict[str, dict[str, int]] = {}
+        with self.rep.step(f"check the workload against the new images under {len(STDIO_KINDS)} stdio kinds"):
             for lvl in self.targets:
                 if host is not None and lvl > host:
                     continue
                 so = os.path.join(self.out_tmp, "image", "variants", lvl.name, "sys.so")
-                trace = os.path.join(self.out_tmp, "trace", f"runtime-{lvl.name}.jl")
-                with tempfile.TemporaryDirectory(prefix="dd-check-") as cwd:
-                    self._julia(["-J", so, f"--trace-compile={trace}", workload], env_extra=self.env,
-                                what=f"workload on image {lvl}", stdout=subprocess.PIPE, cwd=cwd)
-                n = _count_statements(trace)
-                result[lvl.name] = n
-                if n:
-                    self.rep.warn(f"{n} method(s) still compiled at run time on {lvl} "
-                                  f"(see {trace.replace(self.out_tmp, self.out)})")
+                traces = self._under_every_stdio(lambda kind, lvl=lvl, so=so: [
+                    "-J", so, "--trace-compile=" + os.path.join(self.out_tmp, "trace",
+                                                                f"runtime-{lvl.name}-{stdio_label(kind)}.jl"),
+                    workload], what=f"workload on image {lvl}")
+                by_stdio[lvl.name] = {stdio_label(k): _count_statements(t) for k, t in zip(STDIO_KINDS, traces,
+                                                                                             strict=True)}
+                compiled = set().union(*(_statements(t) for t in traces))
+                result[lvl.name] = len(compiled)
+                if compiled:
+                    listing = os.path.join(self.out_tmp, "trace", f"runtime-{lvl.name}.jl")
+                    with open(listing, "w") as f:
+                        f.writelines(s + "\n" for s in sorted(compiled))
+                    kinds = ", ".join(f"{k} {n}" for k, n in by_stdio[lvl.name].items() if n)
+                    self.rep.warn(f"{len(compiled)} method(s) still compiled at run time on {lvl} ({kinds}; "
+                                  f"see {listing.replace(self.out_tmp, self.out)})")
+        self.stats["runtime_compiled_by_stdio"] = by_stdio
         return result
 
     def _fingerprints(self) -> dict[str, str]:
@@ -574,13 +641,18 @@ class Builder:
             builder=f"depotdelivery {__version__}")
 
 
-def _count_statements(trace: str) -> int:
-    """Julia writes no trace file when nothing was compiled."""
+def _statements(trace: str) -> set[str]:
+    """The precompile statements of a --trace-compile file (none written:
+    nothing was compiled)."""
     try:
         with open(trace, errors="replace") as f:
-            return sum(1 for l in f if l.startswith("precompile("))
+            return {l.rstrip("\n") for l in f if l.startswith("precompile(")}
     except FileNotFoundError:
-        return 0
+        return set()
+
+
+def _count_statements(trace: str) -> int:
+    return len(_statements(trace))
 
 
 def _find_libjulia(base_sysimage: str) -> str:

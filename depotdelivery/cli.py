@@ -82,6 +82,9 @@ def _parser():
     sp.add_argument("--store-path", default="", help="absolute path where nodes will see the store")
     sp.add_argument("--name", default="", help="image name (default: the project's)")
     sp.add_argument("--jobs", type=int, default=0, help="variants compiled at once (default: by cores/memory)")
+    sp.add_argument("--no-lazy-artifacts", dest="lazy_artifacts", action="store_false",
+                    help="leave lazy artifacts out of the image (smaller; a job that needs one then fails, "
+                         "since nodes never download)")
     sp.add_argument("--julia", default="", help=f"Julia to run; the first of: {JULIA_SEARCH}")
     sp.add_argument("--json", action="store_true")
 
@@ -210,16 +213,20 @@ def _build(args):
     julia = find_julia(args.julia)
     req = BuildRequest(project_dir=args.project, levels=parse_levels(args.levels), out=args.out,
                        julia=julia, workload=args.workload, registries=tuple(args.registry),
-                       store_path=args.store_path, jobs=args.jobs, name=args.name)
+                       store_path=args.store_path, jobs=args.jobs, name=args.name,
+                       lazy_artifacts=args.lazy_artifacts)
     res = build(req, Reporter(quiet=args.json))
     m = res.manifest
     rows = [f"built image {m.image_id} ({m.name}) in {res.stats.get('total_s')} s -> {os.path.abspath(res.out)}"]
     for lvl, v in sorted(res.stats.get("variants", {}).items()):
         rows.append(f"  {lvl:10s} cpu-target {v['cpu_target']:15s} {_human(v['size']):>10s}  "
-                    f"compile {v['compile_s']} s, {v['precompiled']} methods precompiled")
+                    f"compile {v['compile_s']} s, {v['precompiled']} methods precompiled"
+                    + (f", {v['precompile_failed']} failed (see {v['precompile_failed_list']})"
+                       if v.get("precompile_failed") else ""))
     rc = res.stats.get("runtime_compiled")
     if rc is not None:
-        rows.append("  still compiled at run time: " + ", ".join(f"{k}={n}" for k, n in sorted(rc.items())))
+        rows.append("  still compiled at run time (every stdio kind): "
+                    + ", ".join(f"{k}={n}" for k, n in sorted(rc.items())))
     _emit(args, {"image_id": m.image_id, "out": os.path.abspath(res.out), **res.stats}, "\n".join(rows))
 
 

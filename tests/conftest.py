@@ -261,15 +261,61 @@ TINY = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fixtures", "tin
 
 @pytest.fixture(scope="session")
 def tiny_v3_build(workdir):
-    """A path-tracked (developed) package, built for x86-64-v3 only: an image
-    that must never run on an older CPU."""
+    """A path-tracked (developed) package with two artifacts, one of them
+    lazy and not touched by the workload, built for x86-64-v3 only: an image
+    that must never run on an older CPU, and that carries every artifact."""
     cache = os.environ.get("DEPOTDELIVERY_TEST_CACHE")
-    key = _inputs_digest(TINY, *BUILD_INPUTS)
+    key = _inputs_digest(TINY, os.path.abspath(__file__), *BUILD_INPUTS)
     out = os.path.join(cache, f"tiny-{key[:16]}") if cache else os.path.join(workdir, "build-tiny")
     if not (cache and os.path.exists(os.path.join(out, "manifest.json"))):
-        p = build_image(out, TINY, levels="x86-64-v3", workload=os.path.join(TINY, "workload.jl"))
+        project = os.path.join(workdir, "tiny-project")
+        shutil.copytree(TINY, project)
+        write_artifacts_toml(os.path.join(project, "dev", "Tiny"))
+        p = build_image(out, project, levels="x86-64-v3", workload=os.path.join(project, "workload.jl"))
         assert p.returncode == 0, p.stderr
     return out
+
+
+# Served as file:// URLs, so the Artifacts.toml (and the build's cache key)
+# are the same in every run.
+TINY_ARTIFACTS = {"greeting": (False, b"hello from an artifact\n"), "lazydata": (True, b"lazy bytes\n")}
+ARTIFACT_SERVER = "/tmp/depotdelivery-test-artifacts"
+
+
+def _git_tree_sha1(files: dict[str, bytes]) -> str:
+    """The git tree hash of a flat folder of 0644 files (what Pkg checks)."""
+    entries = b""
+    for name, data in sorted(files.items()):
+        blob = hashlib.sha1(b"blob %d\0" % len(data) + data).digest()
+        entries += b"100644 " + name.encode() + b"\0" + blob
+    return hashlib.sha1(b"tree %d\0" % len(entries) + entries).hexdigest()
+
+
+def artifact_hashes() -> dict[str, str]:
+    return {name: _git_tree_sha1({"hello.txt": data}) for name, (_, data) in TINY_ARTIFACTS.items()}
+
+
+def write_artifacts_toml(package_dir: str) -> None:
+    """Make the artifact tarballs (deterministic bytes) and the package's
+    Artifacts.toml naming them."""
+    os.makedirs(ARTIFACT_SERVER, exist_ok=True)
+    hashes = artifact_hashes()
+    lines = []
+    for name, (lazy, data) in TINY_ARTIFACTS.items():
+        src = os.path.join(ARTIFACT_SERVER, name)
+        os.makedirs(src, exist_ok=True)
+        with open(os.path.join(src, "hello.txt"), "wb") as f:
+            f.write(data)
+        os.chmod(os.path.join(src, "hello.txt"), 0o644)
+        tarball = os.path.join(ARTIFACT_SERVER, f"{name}.tar.gz")
+        subprocess.run(f"tar --sort=name --mtime=@0 --owner=0 --group=0 --numeric-owner -C {src} -cf - hello.txt"
+                       f" | gzip -n > {tarball}", shell=True, check=True)
+        with open(tarball, "rb") as f:
+            sha = hashlib.sha256(f.read()).hexdigest()
+        lines += [f"[{name}]", f'git-tree-sha1 = "{hashes[name]}"'] + (["lazy = true"] if lazy else []) + [
+            "", f"    [[{name}.download]]", f'    url = "file://{tarball}"', f'    sha256 = "{sha}"', ""]
+    with open(os.path.join(package_dir, "Artifacts.toml"), "w") as f:
+        f.write("\n".join(lines))
 
 
 @pytest.fixture(scope="session")

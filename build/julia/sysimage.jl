@@ -1,7 +1,8 @@
 # Compile a system image (run with --output-o).
 # ENV: DD_INIT_OUTPUT_O (comma-separated Base functions to call first),
 # DD_PACKAGES (comma-separated package names), DD_PRECOMPILE (traced
-# precompile statements), DD_STATS (where to write counts).
+# precompile statements), DD_STATS (where to write counts), DD_FAILED
+# (where to list the statements that failed, each with its reason).
 # Errors are printed as one "DD-ERROR:" line for the caller.
 
 # In --output-o mode Julia runs no __init__ of the modules in the base image
@@ -41,17 +42,24 @@ for (pkgid, mod) in Base.loaded_modules
 end
 Core.eval(PrecompileStage, :(using Base, Core))
 
+# Every statement that does not precompile is listed with its reason in
+# DD_FAILED: each is a method a job may still compile at run time.
 let ok = 0, failed = 0
-    for line in eachline(statements_file)
-        startswith(line, "precompile(") || continue
-        try
-            if Core.eval(PrecompileStage, Meta.parse(line)) === true
+    open(get(ENV, "DD_FAILED", "/dev/null"), "w") do why
+        for line in eachline(statements_file)
+            startswith(line, "precompile(") || continue
+            reason = try
+                Core.eval(PrecompileStage, Meta.parse(line)) === true ? "" :
+                    "precompile returned false (no method matches, or it cannot be compiled ahead)"
+            catch err
+                first(split(sprint(showerror, err), '\n'))
+            end
+            if isempty(reason)
                 ok += 1
             else
                 failed += 1
+                println(why, line, "\t", reason)
             end
-        catch
-            failed += 1
         end
     end
     open(ENV["DD_STATS"], "w") do io
