@@ -10,11 +10,10 @@ import os
 from dataclasses import dataclass, field
 from typing import Mapping
 
+from .defaults import DEFAULT_CACHE_DIR, DEFAULT_CONFIG
 from .errors import ConfigError
 from .levels import Level, parse_level
 
-DEFAULT_PATH = "/etc/depotdelivery/site.toml"
-DEFAULT_CACHE_DIR = "/var/cache/depotdelivery"
 _SIZE_UNITS = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
 
 
@@ -40,7 +39,7 @@ class SiteConfig:
 
 
 def config_path(environ: Mapping[str, str] = os.environ) -> str:
-    return environ.get("DEPOTDELIVERY_CONFIG") or DEFAULT_PATH
+    return environ.get("DEPOTDELIVERY_CONFIG") or DEFAULT_CONFIG
 
 
 def parse_size(text: str | int) -> int:

@@ -45,6 +45,29 @@ def test_missing_config_named_by_the_environment_is_an_error(monkeypatch, tmp_pa
         load_config()
 
 
+def test_the_config_and_the_fast_path_share_their_defaults():
+    from depotdelivery import config, defaults
+    assert config.config_path({}) == defaults.DEFAULT_CONFIG == fastpath.DEFAULT_CONFIG
+    assert config.SiteConfig(path="x").cache_dir == defaults.DEFAULT_CACHE_DIR == fastpath.DEFAULT_CACHE_DIR
+    assert parse_config("", "x").cache_dir == defaults.DEFAULT_CACHE_DIR
+
+
+def test_the_fast_path_imports_only_built_in_modules_and_its_own():
+    import subprocess
+    import sys
+    code = ("import sys; before = set(sys.modules); import depotdelivery.wrapper.fastpath; "
+            "print(' '.join(sorted(set(sys.modules) - before)))")
+    # cwd /tmp: the installed package, not the checkout's folders.
+    new = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         cwd="/tmp").stdout.split()
+    ours = {"depotdelivery", "depotdelivery.defaults", "depotdelivery.wrapper",
+            "depotdelivery.wrapper.fastpath", "depotdelivery.wrapper.plan"}
+    assert ours <= set(new)
+    others = set(new) - ours
+    # __future__: the annotations switch, a few lines of Python.
+    assert all(m in sys.builtin_module_names or m in {"zlib", "marshal", "time", "__future__"} for m in others), others
+
+
 def test_sizes():
     assert parse_size("20G") == 20 << 30 and parse_size("512M") == 512 << 20 and parse_size(10) == 10
 
