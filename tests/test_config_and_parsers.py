@@ -5,9 +5,12 @@ error, never a traceback."""
 import os
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from depotdelivery.builder.project import read_project
-from depotdelivery.config import load_config, parse_config, parse_size
+from depotdelivery.config import load_config, parse_config, parse_size, render_site_config
+from depotdelivery.defaults import DEFAULT_CACHE_DIR
 from depotdelivery.errors import ConfigError, UsageError
 from depotdelivery.wrapper import fastpath
 
@@ -65,6 +68,29 @@ def test_the_fast_path_imports_only_built_in_modules_and_its_own():
     others = set(new) - ours
     # __future__: the annotations switch, a few lines of Python.
     assert all(m in sys.builtin_module_names or m in {"zlib", "marshal", "time", "__future__"} for m in others), others
+
+
+path_text = st.text(st.characters(blacklist_categories=("Cs",)), min_size=1, max_size=30)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(path_text, max_size=3), st.lists(path_text, max_size=3), st.one_of(st.just(""), path_text),
+       st.sampled_from(["", "x86-64", "x86-64-v3"]), st.lists(st.text("0123456789abcdef", max_size=8), max_size=2),
+       st.dictionaries(path_text, path_text, max_size=3))
+def test_rendered_site_configs_read_back_the_same(tmp_path_factory, stores, keys, cache_dir, max_level, revoked,
+                                                  env):
+    keys = ["/k/" + k for k in keys]  # absolute: relative ones are resolved against the config's folder
+    text = render_site_config(stores=stores, trusted_keys=keys, cache_dir=cache_dir, max_level=max_level,
+                              revoked_keys=revoked, julia="/opt/julia/bin/julia", julia_env=env)
+    path = str(tmp_path_factory.mktemp("site") / "site.toml")
+    cfg = parse_config(text, path)
+    assert (cfg.stores, cfg.trusted_keys, cfg.revoked_keys) == (tuple(stores), tuple(keys), frozenset(revoked))
+    assert cfg.cache_dir == (cache_dir or DEFAULT_CACHE_DIR) and cfg.julia == "/opt/julia/bin/julia"
+    assert (cfg.max_level.name if cfg.max_level else "") == max_level and dict(cfg.julia_env) == env
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(text)
+    if '"' not in cache_dir and "\\" not in cache_dir and not any(ord(c) < 0x20 or ord(c) == 0x7F for c in cache_dir):
+        assert fastpath.config_cache_dir(path) == cfg.cache_dir  # a plain string: the fast path reads it too
 
 
 def test_sizes():
