@@ -189,6 +189,58 @@ def _trusted_from_config():
     return cfg, trusted_keys(cfg.trusted_keys, cfg.revoked_keys, where=cfg.path)
 
 
+UNVERIFIED = "unverified: no trusted keys configured"
+
+
+def _listing_anchors():
+    """For listings: the site's trust anchors and how records were checked,
+    or (None, UNVERIFIED) when the site config trusts no key (a publisher's
+    machine without a site config)."""
+    from depotdelivery.config import load_config
+    cfg = load_config()
+    if not cfg.trusted_keys:
+        return None, UNVERIFIED
+    _, anchors = _trusted_from_config()
+    return anchors, f"signatures checked with the trusted keys of {cfg.path}"
+
+
+def _record_fields(root: str, name: str, version: int, anchors) -> dict:
+    """One channel record as a listing shows it: verified through the trust
+    core when there are anchors (no freshness judged: an expired record is
+    shown as expired), else its claims as written, marked unverified."""
+    import json
+
+    from depotdelivery import channels
+    from depotdelivery.errors import DepotDeliveryError
+    from depotdelivery.trust import open_channel_record
+    try:
+        data = channels.read_record(root, name, version)
+        if anchors is not None:
+            return {**open_channel_record(data, anchors, name=name, version=version).to_json(), "verified": True}
+    except DepotDeliveryError as e:
+        return {"version": version, "verified": False, "error": e.message}
+    try:
+        signed = json.loads(json.loads(data)["signed"])
+        return {"version": version, **{k: signed.get(k) for k in ("image", "published", "expires")},
+                "verified": False}
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return {"version": version, "verified": False, "error": "unreadable record"}
+
+
+def _record_text(info: dict) -> str:
+    if "error" in info:
+        return f"INVALID: {info['error']}"
+    from datetime import datetime, timezone
+
+    from depotdelivery.model import parse_utc
+    try:
+        expired = " (EXPIRED)" if datetime.now(timezone.utc) >= parse_utc(str(info.get("expires"))) else ""
+    except ValueError:  # an unverified record's claim: shown as written
+        expired = ""
+    return (f"published {info.get('published')}  -> {str(info.get('image'))[:12]}  "
+            f"expires {info.get('expires')}{expired}")
+
+
 # -- commands ------------------------------------------------------------------
 def _keygen(args):
     from depotdelivery.signing import load_public, write_keypair
@@ -263,16 +315,12 @@ def _ls(args):
                        "variants": {v.level: next(f.size for f in m.files if f.root == "image" and f.path == v.sysimage)
                                     for v in m.variants},
                        "size": m.total_size()})
+    anchors, how = _listing_anchors()
     chans = {}
     for c in channels.channel_names(root):
         vs = channels.versions(root, c)
         if vs:
-            import json
-            try:
-                signed = json.loads(json.loads(channels.read_record(root, c, vs[-1]))["signed"])
-                chans[c] = {"version": vs[-1], "image": signed.get("image"), "expires": signed.get("expires")}
-            except (ValueError, KeyError, TypeError):
-                chans[c] = {"version": vs[-1], "error": "unreadable record"}
+            chans[c] = _record_fields(root, c, vs[-1], anchors)
     lines = [f"store {root}", "images:"]
     for im in images:
         if "error" in im:
@@ -281,11 +329,11 @@ def _ls(args):
         var = ", ".join(f"{k} {_human(v)}" for k, v in im["variants"].items())
         lines.append(f"  {im['id'][:12]}  {im['name']:16s} {im['created']}  julia {im['julia']}  "
                      f"total {_human(im['size'])}  [{var}]")
-    lines.append("channels (unverified listing; `depotdelivery verify` checks signatures):")
+    lines.append(f"channels ({how}):")
     for c, info in chans.items():
-        lines.append(f"  {c:12s} -> {str(info.get('image'))[:12]}  version {info['version']}  "
-                     f"expires {info.get('expires')}")
-    _emit(args, {"store": root, "images": images, "channels": chans}, "\n".join(lines))
+        lines.append(f"  {c:12s} version {info['version']:<4d} {_record_text(info)}")
+    _emit(args, {"store": root, "images": images, "channels": chans, "channels_checked": how},
+          "\n".join(lines))
 
 
 def _channel_show(args):
@@ -302,24 +350,18 @@ def _channel_show(args):
 
 
 def _channel_history(args):
-    import json
-
     from depotdelivery import channels
+    from depotdelivery.model import check_channel_name
     from depotdelivery.stores import readable_root
     root = readable_root(args.store)
-    rows, objs = [], []
-    for v in channels.versions(root, args.name):
-        try:
-            signed = json.loads(json.loads(channels.read_record(root, args.name, v))["signed"])
-        except (ValueError, KeyError, TypeError):
-            signed = {"version": v, "image": "?", "published": "?", "expires": "?"}
-        objs.append(signed)
-        rows.append(f"  v{v:<4d} {signed.get('published')}  -> {str(signed.get('image'))[:12]}  "
-                    f"expires {signed.get('expires')}")
+    check_channel_name(args.name)
+    anchors, how = _listing_anchors()
+    objs = [_record_fields(root, args.name, v, anchors) for v in channels.versions(root, args.name)]
     if not objs:
         from depotdelivery.errors import UsageError
         raise UsageError(f"unknown channel {args.name!r} in {root}")
-    _emit(args, objs, f"channel {args.name} history (newest last):\n" + "\n".join(rows))
+    rows = [f"  v{o['version']:<4d} {_record_text(o)}" for o in objs]
+    _emit(args, objs, f"channel {args.name} history (newest last; {how}):\n" + "\n".join(rows))
 
 
 def _channel_set(args):
