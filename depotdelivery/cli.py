@@ -30,28 +30,37 @@ def main(argv=None) -> int:
         return 130
 
 
-EPILOG = {
-    "keygen": "example:\n  depotdelivery keygen keys/ci      # keys/ci.key (0600) + keys/ci.pub",
-    "build": ("example:\n  depotdelivery build examples/hep-analysis --levels x86-64,x86-64-v3 \\\n"
-              "      --workload examples/hep-analysis/workload.jl --out _build/hep \\\n"
-              "      --registry file:///srv/registry --store-path /cvmfs/julia.example.org/depots"),
-    "publish": ("example:\n  depotdelivery publish _build/hep --store /srv/depots --key keys/ci.key "
-                "--channel stable"),
-    "ls": "example:\n  depotdelivery ls --store /srv/depots",
-    "channel": ("examples:\n  depotdelivery channel show stable --store /srv/depots\n"
-                "  depotdelivery channel set stable 3f2a9c01 --store /srv/depots --key keys/ci.key\n"
-                "  depotdelivery channel history stable --store /srv/depots"),
-    "detect": ("examples:\n  depotdelivery detect                  # x86-64-v3\n"
-               "  depotdelivery detect --format slurm     # x86-64,x86-64-v2,x86-64-v3\n"
-               "  depotdelivery detect --cpuinfo tests/cpuinfo/intel-haswell.x86-64-v3.txt --json"),
-    "verify": ("example:\n  depotdelivery verify --store /cvmfs/julia.example.org/depots --channel stable"),
-    "gc": "example:\n  depotdelivery gc --max-age-days 7 --max-size 10G",
-    "registry": ("example:\n  depotdelivery registry create examples/hep-analysis/packages/* --out /srv/registry"),
-}
+# -- the parser: one small function per command ---------------------------------
+class Commands:
+    """The one way a command is registered, here and in the batch-system and
+    validation modules (their `add_commands(commands)`): a name, its
+    handler, a one-line help and an example (shown by `COMMAND --help`)."""
+
+    def __init__(self, subparsers, registered: dict | None = None, prefix: str = ""):
+        self._sub = subparsers
+        self._registered = registered if registered is not None else {}
+        self._prefix = prefix
+
+    def add(self, name: str, func, help_: str, example: str = ""):
+        """-> the command's argparse parser, for its arguments."""
+        import argparse
+        sp = self._sub.add_parser(name, help=help_, description=help_, epilog=example or None,
+                                  formatter_class=argparse.RawDescriptionHelpFormatter)
+        sp.set_defaults(func=func)
+        self._registered[self._prefix + name] = sp
+        return sp
+
+    def group(self, name: str, help_: str, example: str = "") -> "Commands":
+        """A command with actions (`channel show|history|set`): register them on the result."""
+        sp = self.add(name, None, help_, example)
+        return Commands(sp.add_subparsers(metavar="ACTION"), self._registered, f"{self._prefix}{name} ")
 
 
-def _parser():
+def _parser(registered: dict | None = None):
+    """The CLI's parser; `registered` (if given) receives every command's
+    parser by name ("channel show" for an action)."""
     import argparse
+    import importlib
     p = argparse.ArgumentParser(
         prog="depotdelivery",
         description="Signed, CPU-specific Julia images for batch clusters.",
@@ -60,18 +69,28 @@ def _parser():
                 "exit codes: 0 ok, 1 build/publish failed, 64 usage, 65 image invalid (hold),\n"
                 "            69 store unavailable, 75 run elsewhere, 78 configuration"),
         formatter_class=argparse.RawDescriptionHelpFormatter)
-    sub = p.add_subparsers(metavar="COMMAND")
+    commands = Commands(p.add_subparsers(metavar="COMMAND"), registered)
+    for add in (_add_keygen, _add_build, _add_publish, _add_ls, _add_channel, _add_run, _add_detect,
+                _add_verify, _add_gc, _add_registry):
+        add(commands)
+    # Batch-system and validation commands live beside their own code.
+    for mod in ("depotdelivery.submit.slurm_cli", "depotdelivery.submit.condor_cli",
+                "depotdelivery.wrapper.validate_cli"):
+        importlib.import_module(mod).add_commands(commands)
+    return p
 
-    def cmd(name, func, help_):
-        sp = sub.add_parser(name, help=help_, description=help_, epilog=EPILOG.get(name),
-                            formatter_class=argparse.RawDescriptionHelpFormatter)
-        sp.set_defaults(func=func)
-        return sp
 
-    sp = cmd("keygen", _keygen, "make an Ed25519 signing key pair")
+def _add_keygen(commands: Commands) -> None:
+    sp = commands.add("keygen", _keygen, "make an Ed25519 signing key pair",
+                      "example:\n  depotdelivery keygen keys/ci      # keys/ci.key (0600) + keys/ci.pub")
     sp.add_argument("prefix", help="writes PREFIX.key (0600) and PREFIX.pub")
 
-    sp = cmd("build", _build, "build image variants from a Julia project")
+
+def _add_build(commands: Commands) -> None:
+    sp = commands.add("build", _build, "build image variants from a Julia project", (
+        "example:\n  depotdelivery build examples/hep-analysis --levels x86-64,x86-64-v3 \\\n"
+        "      --workload examples/hep-analysis/workload.jl --out _build/hep \\\n"
+        "      --registry file:///srv/registry --store-path /cvmfs/julia.example.org/depots"))
     sp.add_argument("project", help="folder with Project.toml and Manifest.toml")
     sp.add_argument("--levels", default="x86-64,x86-64-v3", help="CPU levels, comma-separated")
     sp.add_argument("--workload", default="", help="a .jl file run to find what to precompile")
@@ -83,7 +102,10 @@ def _parser():
     sp.add_argument("--julia", default="", help="Julia executable (default: the project's .deps/julia)")
     sp.add_argument("--json", action="store_true")
 
-    sp = cmd("publish", _publish, "sign a build and publish it to a store")
+
+def _add_publish(commands: Commands) -> None:
+    sp = commands.add("publish", _publish, "sign a build and publish it to a store", (
+        "example:\n  depotdelivery publish _build/hep --store /srv/depots --key keys/ci.key --channel stable"))
     sp.add_argument("build_dir")
     sp.add_argument("--store", required=True, help="PATH, dir://PATH or cvmfs://REPO/PATH")
     sp.add_argument("--key", required=True, help="secret key file (.key)")
@@ -91,66 +113,75 @@ def _parser():
     sp.add_argument("--expires", default="30d", help="channel record lifetime (e.g. 30d, 12h)")
     sp.add_argument("--json", action="store_true")
 
-    sp = cmd("ls", _ls, "list images, variants, sizes and channels in a store")
+
+def _add_ls(commands: Commands) -> None:
+    sp = commands.add("ls", _ls, "list images, variants, sizes and channels in a store",
+                      "example:\n  depotdelivery ls --store /srv/depots")
     sp.add_argument("--store", required=True)
     sp.add_argument("--json", action="store_true")
 
-    sp = cmd("channel", None, "show, set or list the history of a channel")
-    csub = sp.add_subparsers(metavar="ACTION")
-    for action, func in (("show", _channel_show), ("history", _channel_history)):
-        a = csub.add_parser(action, epilog=EPILOG["channel"], formatter_class=argparse.RawDescriptionHelpFormatter)
-        a.add_argument("name")
-        a.add_argument("--store", required=True)
-        a.add_argument("--json", action="store_true")
-        a.set_defaults(func=func)
-    a = csub.add_parser("set", epilog=EPILOG["channel"], formatter_class=argparse.RawDescriptionHelpFormatter,
-                        help="point a channel at a published image (also: rollback)")
-    a.add_argument("name")
-    a.add_argument("image")
-    a.add_argument("--store", required=True)
-    a.add_argument("--key", required=True)
-    a.add_argument("--expires", default="30d")
-    a.add_argument("--json", action="store_true")
-    a.set_defaults(func=_channel_set)
 
-    sub.add_parser("run", help="verify an image and exec a job with it (see `depotdelivery run --help`)")
+CHANNEL_EXAMPLES = ("examples:\n  depotdelivery channel show stable --store /srv/depots\n"
+                    "  depotdelivery channel set stable 3f2a9c01 --store /srv/depots --key keys/ci.key\n"
+                    "  depotdelivery channel history stable --store /srv/depots")
 
-    sp = cmd("detect", _detect, "print this node's x86-64 level")
+
+def _add_channel(commands: Commands) -> None:
+    actions = commands.group("channel", "show, set or list the history of a channel", CHANNEL_EXAMPLES)
+    for name, func, help_ in (("show", _channel_show, "show a channel's newest record, verified"),
+                              ("history", _channel_history, "list every version of a channel")):
+        sp = actions.add(name, func, help_, CHANNEL_EXAMPLES)
+        sp.add_argument("name")
+        sp.add_argument("--store", required=True)
+        sp.add_argument("--json", action="store_true")
+    sp = actions.add("set", _channel_set, "point a channel at a published image (also: rollback)", CHANNEL_EXAMPLES)
+    sp.add_argument("name")
+    sp.add_argument("image")
+    sp.add_argument("--store", required=True)
+    sp.add_argument("--key", required=True)
+    sp.add_argument("--expires", default="30d")
+    sp.add_argument("--json", action="store_true")
+
+
+def _add_run(commands: Commands) -> None:
+    # Listed for --help only: main() hands `run` to wrapper/entry.py before argparse.
+    commands.add("run", None, "verify an image and exec a job with it (see `depotdelivery run --help`)")
+
+
+def _add_detect(commands: Commands) -> None:
+    sp = commands.add("detect", _detect, "print this node's x86-64 level", (
+        "examples:\n  depotdelivery detect                  # x86-64-v3\n"
+        "  depotdelivery detect --format slurm     # x86-64,x86-64-v2,x86-64-v3\n"
+        "  depotdelivery detect --cpuinfo tests/cpuinfo/intel-haswell.x86-64-v3.txt --json"))
     sp.add_argument("--cpuinfo", default="", help="replay a recorded /proc/cpuinfo")
     sp.add_argument("--format", choices=("level", "slurm", "condor"), default="level")
     sp.add_argument("--json", action="store_true")
 
-    sp = cmd("verify", _verify, "verify an image as the wrapper would, without running it")
+
+def _add_verify(commands: Commands) -> None:
+    sp = commands.add("verify", _verify, "verify an image as the wrapper would, without running it",
+                      "example:\n  depotdelivery verify --store /cvmfs/julia.example.org/depots --channel stable")
     sp.add_argument("--store", default="")
     sp.add_argument("--channel", default="")
     sp.add_argument("--image", default="")
     sp.add_argument("--cpuinfo", default="")
     sp.add_argument("--json", action="store_true")
 
-    sp = cmd("gc", _gc, "clean this user's node-local depots by age and size")
+
+def _add_gc(commands: Commands) -> None:
+    sp = commands.add("gc", _gc, "clean this user's node-local depots by age and size",
+                      "example:\n  depotdelivery gc --max-age-days 7 --max-size 10G")
     sp.add_argument("--max-age-days", type=int, default=None)
     sp.add_argument("--max-size", default=None)
 
-    sp = cmd("registry", None, "make a local Julia registry from package folders")
-    rsub = sp.add_subparsers(metavar="ACTION")
-    a = rsub.add_parser("create", epilog=EPILOG["registry"], formatter_class=argparse.RawDescriptionHelpFormatter)
-    a.add_argument("packages", nargs="+", help="package folders (each with a Project.toml)")
-    a.add_argument("--out", required=True)
-    a.add_argument("--name", default="LocalRegistry")
-    a.set_defaults(func=_registry_create)
 
-    # Batch-system commands live beside their submit-side code.
-    import importlib
-    for mod in ("depotdelivery.submit.slurm_cli", "depotdelivery.submit.condor_cli",
-                "depotdelivery.wrapper.validate_cli"):
-        try:
-            m = importlib.import_module(mod)
-        except ModuleNotFoundError as e:
-            if e.name != mod:
-                raise
-            continue
-        m.add_commands(sub, cmd)
-    return p
+def _add_registry(commands: Commands) -> None:
+    example = "example:\n  depotdelivery registry create examples/hep-analysis/packages/* --out /srv/registry"
+    actions = commands.group("registry", "make a local Julia registry from package folders", example)
+    sp = actions.add("create", _registry_create, "make a registry of these package folders", example)
+    sp.add_argument("packages", nargs="+", help="package folders (each with a Project.toml)")
+    sp.add_argument("--out", required=True)
+    sp.add_argument("--name", default="LocalRegistry")
 
 
 # -- helpers -------------------------------------------------------------------

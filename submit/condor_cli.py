@@ -24,17 +24,18 @@ EPILOG = {
 }
 
 
-def add_commands(sub, cmd) -> None:
-    sp = cmd("condor-channels", _channels, "write HTCondor's channel table (channel -> image id, level, store)")
-    sp.epilog = EPILOG["condor-channels"]
+def add_commands(commands) -> None:
+    """Register on the CLI's `Commands` (depotdelivery/cli.py)."""
+    sp = commands.add("condor-channels", _channels,
+                      "write HTCondor's channel table (channel -> image id, level, store)", EPILOG["condor-channels"])
     sp.add_argument("--store", required=True, help="the store, as this machine reads it")
     sp.add_argument("--out", default="-", help="config file to write atomically ('-': print)")
     sp.add_argument("--trusted-key", action="append", default=[],
                     help="publisher .pub file (repeatable; default: the site config's trusted_keys)")
     sp.add_argument("--reconfig", action="store_true", help="run condor_reconfig after writing")
 
-    sp = cmd("condor-startd-cron", _startd_cron, "print this node's depotdelivery slot attributes (STARTD_CRON)")
-    sp.epilog = EPILOG["condor-startd-cron"]
+    sp = commands.add("condor-startd-cron", _startd_cron,
+                      "print this node's depotdelivery slot attributes (STARTD_CRON)", EPILOG["condor-startd-cron"])
     sp.add_argument("--cpuinfo", default="", help="replay a recorded /proc/cpuinfo")
 
 

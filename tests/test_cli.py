@@ -1,5 +1,6 @@
 """The command line without Julia: channel listings go through the trust
-core when the site trusts keys and say so when they cannot."""
+core when the site trusts keys and say so when they cannot, and the parser
+registers every command one way."""
 
 import json
 from datetime import timedelta
@@ -7,7 +8,7 @@ from datetime import timedelta
 import pytest
 
 from depotdelivery import channels, signing
-from depotdelivery.cli import UNVERIFIED, main
+from depotdelivery.cli import UNVERIFIED, _parser, main
 from depotdelivery.config import render_site_config
 
 IMAGES = ["a" * 64, "b" * 64, "c" * 64]
@@ -93,3 +94,24 @@ def test_history_of_an_unknown_or_badly_named_channel_is_a_usage_error(store, tm
     site(tmp_path, monkeypatch, "ci.pub")
     assert cli(capsys, "channel", "history", "nope", "--store", str(store))[0] == 64
     assert cli(capsys, "channel", "history", "../stable", "--store", str(store))[0] == 64
+
+
+# -- the parser -------------------------------------------------------------------
+def test_every_command_is_registered_with_a_handler_and_an_example():
+    registered = {}
+    _parser(registered)
+    assert {"keygen", "build", "publish", "ls", "channel", "channel show", "channel history", "channel set",
+            "run", "detect", "verify", "gc", "registry", "registry create", "slurm-index", "status",
+            "condor-channels", "condor-startd-cron", "fingerprint", "validate", "coverage"} == set(registered)
+    for name, sp in registered.items():
+        if name in ("channel", "registry", "run"):  # groups; `run` is dispatched before argparse
+            assert sp.get_default("func") is None
+            continue
+        assert sp.get_default("func") and "example" in sp.epilog, name
+
+
+def test_status_needs_a_batch_system(capsys):
+    args = _parser().parse_args(["status", "--slurm", "--store", "/s", "--json", "--index", "/i"])
+    assert (args.slurm, args.store, args.json, args.index) == (True, "/s", True, "/i")
+    code, _, err = cli(capsys, "status")
+    assert code == 64 and "--slurm" in err
