@@ -119,11 +119,15 @@ def _install_requires() -> list[str]:
     return [r.strip() for r in cfg["options"]["install_requires"].splitlines() if r.strip()]
 
 
+CONSTRAINTS = os.path.join(REPO, "constraints.txt")  # the versions tested
+
+
 def recipe_key() -> str:
     h = hashlib.sha256(RECIPE.encode())
     h.update(" ".join(_install_requires()).encode())
-    with open(os.path.join(REPO, "tools", "setup-julia.sh"), "rb") as f:
-        h.update(f.read())
+    for path in (os.path.join(REPO, "tools", "setup-julia.sh"), CONSTRAINTS):
+        with open(path, "rb") as f:
+            h.update(f.read())
     return h.hexdigest()[:16]
 
 
@@ -197,7 +201,7 @@ def _install_venv_deps(root: str) -> None:
     ver = in_chroot(root, f"{VENV}/bin/python", "-c",
                     "import sys; print('%d%d' % sys.version_info[:2])").stdout.strip()
     wheels = os.path.join(root, "tmp", "wheels")
-    _run([sys.executable, "-m", "pip", "download", "-q", "--only-binary=:all:", "-d", wheels,
+    _run([sys.executable, "-m", "pip", "download", "-q", "--only-binary=:all:", "-d", wheels, "-c", CONSTRAINTS,
           "--python-version", ver, "--implementation", "cp", "--abi", f"cp{ver}",
           *[a for plat in ("manylinux2014_x86_64", "manylinux_2_28_x86_64", "manylinux_2_34_x86_64")
             for a in ("--platform", plat)],
