@@ -24,11 +24,17 @@ julia: $(JULIA)
 $(JULIA): .deps/apt.stamp tools/setup-julia.sh
 	tools/setup-julia.sh $(CURDIR)/.deps/julia
 
-$(VENV)/.deps.stamp: .deps/apt.stamp
+$(VENV)/.venv.stamp: .deps/apt.stamp
 	rm -rf $(VENV)
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install -q --upgrade pip setuptools wheel
-	$(PY) -m pip install -q archspec pynacl tenacity rich pytest pytest-timeout hypothesis matplotlib ruff mypy htcondor
+	@touch $@
+
+# Dependencies: the ones setup.cfg lists (install_requires and the test,
+# check, bench and htcondor extras), at the versions tested (constraints.txt).
+$(VENV)/.deps.stamp: $(VENV)/.venv.stamp setup.cfg constraints.txt
+	$(PY) -m pip install -q -c constraints.txt --upgrade pip setuptools wheel
+	@mkdir -p .setuptools-build
+	$(PY) -m pip install -q -c constraints.txt --no-build-isolation ".[test,check,bench,htcondor]"
 	@touch $@
 
 # The package (non-editable: the job wrapper runs from an installed copy) and

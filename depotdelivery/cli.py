@@ -30,30 +30,37 @@ def main(argv=None) -> int:
         return 130
 
 
-EPILOG = {
-    "keygen": "example:\n  depotdelivery keygen keys/ci      # keys/ci.key (0600) + keys/ci.pub",
-    "build": ("example:\n  depotdelivery build examples/hep-analysis --levels x86-64,x86-64-v3 \\\n"
-              "      --workload examples/hep-analysis/workload.jl --out _build/hep \\\n"
-              "      --registry file:///srv/registry --store-path /cvmfs/julia.example.org/depots"),
-    "publish": ("example:\n  depotdelivery publish _build/hep --store /srv/depots --key keys/ci.key "
-                "--channel stable"),
-    "ls": "example:\n  depotdelivery ls --store /srv/depots",
-    "channel": ("examples:\n  depotdelivery channel show stable --store /srv/depots\n"
-                "  depotdelivery channel set stable 3f2a9c01 --store /srv/depots --key keys/ci.key\n"
-                "  depotdelivery channel history stable --store /srv/depots"),
-    "detect": ("examples:\n  depotdelivery detect                  # x86-64-v3\n"
-               "  depotdelivery detect --format slurm     # x86-64,x86-64-v2,x86-64-v3\n"
-               "  depotdelivery detect --cpuinfo tests/cpuinfo/intel-haswell.x86-64-v3.txt --json"),
-    "verify": ("example:\n  depotdelivery verify --store /cvmfs/julia.example.org/depots --channel stable"),
-    "gc": "example:\n  depotdelivery gc --max-age-days 7 --max-size 10G",
-    "registry": ("example:\n  depotdelivery registry create examples/hep-analysis/packages/* --out /srv/registry"),
-}
+# -- the parser: one small function per command ---------------------------------
+class Commands:
+    """The one way a command is registered, here and in the batch-system and
+    validation modules (their `add_commands(commands)`): a name, its
+    handler, a one-line help and an example (shown by `COMMAND --help`)."""
+
+    def __init__(self, subparsers, registered: dict | None = None, prefix: str = ""):
+        self._sub = subparsers
+        self._registered = registered if registered is not None else {}
+        self._prefix = prefix
+
+    def add(self, name: str, func, help_: str, example: str = ""):
+        """-> the command's argparse parser, for its arguments."""
+        import argparse
+        sp = self._sub.add_parser(name, help=help_, description=help_, epilog=example or None,
+                                  formatter_class=argparse.RawDescriptionHelpFormatter)
+        sp.set_defaults(func=func)
+        self._registered[self._prefix + name] = sp
+        return sp
+
+    def group(self, name: str, help_: str, example: str = "") -> "Commands":
+        """A command with actions (`channel show|history|set`): register them on the result."""
+        sp = self.add(name, None, help_, example)
+        return Commands(sp.add_subparsers(metavar="ACTION"), self._registered, f"{self._prefix}{name} ")
 
 
-def _parser():
+def _parser(registered: dict | None = None):
+    """The CLI's parser; `registered` (if given) receives every command's
+    parser by name ("channel show" for an action)."""
     import argparse
-
-    from depotdelivery.julia import JULIA_SEARCH
+    import importlib
     p = argparse.ArgumentParser(
         prog="depotdelivery",
         description="Signed, CPU-specific Julia images for batch clusters.",
@@ -62,18 +69,63 @@ def _parser():
                 "exit codes: 0 ok, 1 build/publish failed, 64 usage, 65 image invalid (hold),\n"
                 "            69 store unavailable, 75 run elsewhere, 78 configuration"),
         formatter_class=argparse.RawDescriptionHelpFormatter)
-    sub = p.add_subparsers(metavar="COMMAND")
+    commands = Commands(p.add_subparsers(metavar="COMMAND"), registered)
+    for add in (_add_keygen, _add_build, _add_publish, _add_ls, _add_channel, _add_run, _add_detect,
+                _add_verify, _add_gc, _add_registry, _add_status):
+        add(commands)
+    # Batch-system and validation commands live beside their own code.
+    for mod in ("depotdelivery.submit.slurm_cli", "depotdelivery.submit.condor_cli",
+                "depotdelivery.wrapper.validate_cli"):
+        importlib.import_module(mod).add_commands(commands)
+    return p
 
-    def cmd(name, func, help_):
-        sp = sub.add_parser(name, help=help_, description=help_, epilog=EPILOG.get(name),
-                            formatter_class=argparse.RawDescriptionHelpFormatter)
-        sp.set_defaults(func=func)
-        return sp
 
-    sp = cmd("keygen", _keygen, "make an Ed25519 signing key pair")
+def _add_status(commands: Commands) -> None:
+    """One `status` command for every batch system; each one's reading and
+    rendering lives beside its other code (submit/)."""
+    from depotdelivery.submit.condor_cli import EPILOG as CONDOR_EPILOG
+    from depotdelivery.submit.slurm_cli import EPILOG_STATUS
+    sp = commands.add("status", _status, "show which nodes can run which published image",
+                      EPILOG_STATUS + "\n" + CONDOR_EPILOG["status"])
+    sp.add_argument("--slurm", action="store_true", help="from sinfo --json and squeue --json")
+    sp.add_argument("--condor", action="store_true",
+                    help="from the HTCondor collector's slot ads and the schedds' queues")
+    sp.add_argument("--store", default="", help="with --slurm: store whose channels to show (default: the site's)")
+    sp.add_argument("--index", default="", help="with --slurm: read channels from this slurm index instead")
+    sp.add_argument("--pool", default="", metavar="HOST[:PORT]",
+                    help="with --condor: the collector to ask (default: COLLECTOR_HOST from CONDOR_CONFIG)")
+    sp.add_argument("--json", action="store_true")
+
+
+def _status(args) -> int:
+    from depotdelivery.errors import UsageError
+    if args.condor:
+        # Options of the other batch system would be ignored silently.
+        other = [f for f, v in (("--slurm", args.slurm), ("--store", args.store), ("--index", args.index)) if v]
+        if other:
+            raise UsageError(f"{', '.join(other)} cannot go with --condor; status --condor reads the pool only")
+        from depotdelivery.submit.condor_cli import status_condor
+        return status_condor(args)
+    if args.pool:
+        raise UsageError("--pool goes with --condor: depotdelivery status --condor --pool HOST[:PORT]")
+    if not args.slurm:
+        raise UsageError("say which batch system to ask: depotdelivery status --slurm (or --condor)")
+    from depotdelivery.submit.slurm_cli import status_slurm
+    return status_slurm(args)
+
+
+def _add_keygen(commands: Commands) -> None:
+    sp = commands.add("keygen", _keygen, "make an Ed25519 signing key pair",
+                      "example:\n  depotdelivery keygen keys/ci      # keys/ci.key (0600) + keys/ci.pub")
     sp.add_argument("prefix", help="writes PREFIX.key (0600) and PREFIX.pub")
 
-    sp = cmd("build", _build, "build image variants from a Julia project")
+
+def _add_build(commands: Commands) -> None:
+    from depotdelivery.julia import JULIA_SEARCH
+    sp = commands.add("build", _build, "build image variants from a Julia project", (
+        "example:\n  depotdelivery build examples/hep-analysis --levels x86-64,x86-64-v3 \\\n"
+        "      --workload examples/hep-analysis/workload.jl --out _build/hep \\\n"
+        "      --registry file:///srv/registry/registry --store-path /cvmfs/julia.example.org/depots"))
     sp.add_argument("project", help="folder with Project.toml and Manifest.toml")
     sp.add_argument("--levels", default="x86-64,x86-64-v3", help="CPU levels, comma-separated")
     sp.add_argument("--workload", default="", help="a .jl file run to find what to precompile")
@@ -88,7 +140,10 @@ def _parser():
     sp.add_argument("--julia", default="", help=f"Julia to run; the first of: {JULIA_SEARCH}")
     sp.add_argument("--json", action="store_true")
 
-    sp = cmd("publish", _publish, "sign a build and publish it to a store")
+
+def _add_publish(commands: Commands) -> None:
+    sp = commands.add("publish", _publish, "sign a build and publish it to a store", (
+        "example:\n  depotdelivery publish _build/hep --store /srv/depots --key keys/ci.key --channel stable"))
     sp.add_argument("build_dir")
     sp.add_argument("--store", required=True, help="PATH, dir://PATH or cvmfs://REPO/PATH")
     sp.add_argument("--key", required=True, help="secret key file (.key)")
@@ -96,66 +151,75 @@ def _parser():
     sp.add_argument("--expires", default="30d", help="channel record lifetime (e.g. 30d, 12h)")
     sp.add_argument("--json", action="store_true")
 
-    sp = cmd("ls", _ls, "list images, variants, sizes and channels in a store")
+
+def _add_ls(commands: Commands) -> None:
+    sp = commands.add("ls", _ls, "list images, variants, sizes and channels in a store",
+                      "example:\n  depotdelivery ls --store /srv/depots")
     sp.add_argument("--store", required=True)
     sp.add_argument("--json", action="store_true")
 
-    sp = cmd("channel", None, "show, set or list the history of a channel")
-    csub = sp.add_subparsers(metavar="ACTION")
-    for action, func in (("show", _channel_show), ("history", _channel_history)):
-        a = csub.add_parser(action, epilog=EPILOG["channel"], formatter_class=argparse.RawDescriptionHelpFormatter)
-        a.add_argument("name")
-        a.add_argument("--store", required=True)
-        a.add_argument("--json", action="store_true")
-        a.set_defaults(func=func)
-    a = csub.add_parser("set", epilog=EPILOG["channel"], formatter_class=argparse.RawDescriptionHelpFormatter,
-                        help="point a channel at a published image (also: rollback)")
-    a.add_argument("name")
-    a.add_argument("image")
-    a.add_argument("--store", required=True)
-    a.add_argument("--key", required=True)
-    a.add_argument("--expires", default="30d")
-    a.add_argument("--json", action="store_true")
-    a.set_defaults(func=_channel_set)
 
-    sub.add_parser("run", help="verify an image and exec a job with it (see `depotdelivery run --help`)")
+CHANNEL_EXAMPLES = ("examples:\n  depotdelivery channel show stable --store /srv/depots\n"
+                    "  depotdelivery channel set stable 3f2a9c01 --store /srv/depots --key keys/ci.key\n"
+                    "  depotdelivery channel history stable --store /srv/depots")
 
-    sp = cmd("detect", _detect, "print this node's x86-64 level")
+
+def _add_channel(commands: Commands) -> None:
+    actions = commands.group("channel", "show, set or list the history of a channel", CHANNEL_EXAMPLES)
+    for name, func, help_ in (("show", _channel_show, "show a channel's newest record, verified"),
+                              ("history", _channel_history, "list every version of a channel")):
+        sp = actions.add(name, func, help_, CHANNEL_EXAMPLES)
+        sp.add_argument("name")
+        sp.add_argument("--store", required=True)
+        sp.add_argument("--json", action="store_true")
+    sp = actions.add("set", _channel_set, "point a channel at a published image (also: rollback)", CHANNEL_EXAMPLES)
+    sp.add_argument("name")
+    sp.add_argument("image")
+    sp.add_argument("--store", required=True)
+    sp.add_argument("--key", required=True)
+    sp.add_argument("--expires", default="30d")
+    sp.add_argument("--json", action="store_true")
+
+
+def _add_run(commands: Commands) -> None:
+    # Listed for --help only: main() hands `run` to wrapper/entry.py before argparse.
+    commands.add("run", None, "verify an image and exec a job with it (see `depotdelivery run --help`)")
+
+
+def _add_detect(commands: Commands) -> None:
+    sp = commands.add("detect", _detect, "print this node's x86-64 level", (
+        "examples:\n  depotdelivery detect                  # x86-64-v3\n"
+        "  depotdelivery detect --format slurm     # x86-64,x86-64-v2,x86-64-v3\n"
+        "  depotdelivery detect --cpuinfo tests/cpuinfo/intel-haswell.x86-64-v3.txt --json"))
     sp.add_argument("--cpuinfo", default="", help="replay a recorded /proc/cpuinfo")
     sp.add_argument("--format", choices=("level", "slurm", "condor"), default="level")
     sp.add_argument("--json", action="store_true")
 
-    sp = cmd("verify", _verify, "verify an image as the wrapper would, without running it")
+
+def _add_verify(commands: Commands) -> None:
+    sp = commands.add("verify", _verify, "verify an image as the wrapper would, without running it",
+                      "example:\n  depotdelivery verify --store /cvmfs/julia.example.org/depots --channel stable")
     sp.add_argument("--store", default="")
     sp.add_argument("--channel", default="")
     sp.add_argument("--image", default="")
     sp.add_argument("--cpuinfo", default="")
     sp.add_argument("--json", action="store_true")
 
-    sp = cmd("gc", _gc, "clean this user's node-local depots by age and size")
+
+def _add_gc(commands: Commands) -> None:
+    sp = commands.add("gc", _gc, "clean this user's node-local depots by age and size",
+                      "example:\n  depotdelivery gc --max-age-days 7 --max-size 10G")
     sp.add_argument("--max-age-days", type=int, default=None)
     sp.add_argument("--max-size", default=None)
 
-    sp = cmd("registry", None, "make a local Julia registry from package folders")
-    rsub = sp.add_subparsers(metavar="ACTION")
-    a = rsub.add_parser("create", epilog=EPILOG["registry"], formatter_class=argparse.RawDescriptionHelpFormatter)
-    a.add_argument("packages", nargs="+", help="package folders (each with a Project.toml)")
-    a.add_argument("--out", required=True)
-    a.add_argument("--name", default="LocalRegistry")
-    a.set_defaults(func=_registry_create)
 
-    # Batch-system commands live beside their submit-side code.
-    import importlib
-    for mod in ("depotdelivery.submit.slurm_cli", "depotdelivery.submit.condor_cli",
-                "depotdelivery.wrapper.validate_cli"):
-        try:
-            m = importlib.import_module(mod)
-        except ModuleNotFoundError as e:
-            if e.name != mod:
-                raise
-            continue
-        m.add_commands(sub, cmd)
-    return p
+def _add_registry(commands: Commands) -> None:
+    example = "example:\n  depotdelivery registry create examples/hep-analysis/packages/* --out /srv/registry"
+    actions = commands.group("registry", "make a local Julia registry from package folders", example)
+    sp = actions.add("create", _registry_create, "make a registry of these package folders", example)
+    sp.add_argument("packages", nargs="+", help="package folders (each with a Project.toml)")
+    sp.add_argument("--out", required=True)
+    sp.add_argument("--name", default="LocalRegistry")
 
 
 # -- helpers -------------------------------------------------------------------
@@ -192,6 +256,58 @@ def _trusted_from_config():
     from depotdelivery.wrapper.verify import trusted_keys
     cfg = load_config()
     return cfg, trusted_keys(cfg.trusted_keys, cfg.revoked_keys, where=cfg.path)
+
+
+UNVERIFIED = "unverified: no trusted keys configured"
+
+
+def _listing_anchors():
+    """For listings: the site's trust anchors and how records were checked,
+    or (None, UNVERIFIED) when the site config trusts no key (a publisher's
+    machine without a site config)."""
+    from depotdelivery.config import load_config
+    cfg = load_config()
+    if not cfg.trusted_keys:
+        return None, UNVERIFIED
+    _, anchors = _trusted_from_config()
+    return anchors, f"signatures checked with the trusted keys of {cfg.path}"
+
+
+def _record_fields(root: str, name: str, version: int, anchors) -> dict:
+    """One channel record as a listing shows it: verified through the trust
+    core when there are anchors (no freshness judged: an expired record is
+    shown as expired), else its claims as written, marked unverified."""
+    import json
+
+    from depotdelivery import channels
+    from depotdelivery.errors import DepotDeliveryError
+    from depotdelivery.trust import open_channel_record
+    try:
+        data = channels.read_record(root, name, version)
+        if anchors is not None:
+            return {**open_channel_record(data, anchors, name=name, version=version).to_json(), "verified": True}
+    except DepotDeliveryError as e:
+        return {"version": version, "verified": False, "error": e.message}
+    try:
+        signed = json.loads(json.loads(data)["signed"])
+        return {"version": version, **{k: signed.get(k) for k in ("image", "published", "expires")},
+                "verified": False}
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return {"version": version, "verified": False, "error": "unreadable record"}
+
+
+def _record_text(info: dict) -> str:
+    if "error" in info:
+        return f"INVALID: {info['error']}"
+    from datetime import datetime, timezone
+
+    from depotdelivery.model import parse_utc
+    try:
+        expired = " (EXPIRED)" if datetime.now(timezone.utc) >= parse_utc(str(info.get("expires"))) else ""
+    except ValueError:  # an unverified record's claim: shown as written
+        expired = ""
+    return (f"published {info.get('published')}  -> {str(info.get('image'))[:12]}  "
+            f"expires {info.get('expires')}{expired}")
 
 
 # -- commands ------------------------------------------------------------------
@@ -272,16 +388,12 @@ def _ls(args):
                        "variants": {v.level: next(f.size for f in m.files if f.root == "image" and f.path == v.sysimage)
                                     for v in m.variants},
                        "size": m.total_size()})
+    anchors, how = _listing_anchors()
     chans = {}
     for c in channels.channel_names(root):
         vs = channels.versions(root, c)
         if vs:
-            import json
-            try:
-                signed = json.loads(json.loads(channels.read_record(root, c, vs[-1]))["signed"])
-                chans[c] = {"version": vs[-1], "image": signed.get("image"), "expires": signed.get("expires")}
-            except (ValueError, KeyError, TypeError):
-                chans[c] = {"version": vs[-1], "error": "unreadable record"}
+            chans[c] = _record_fields(root, c, vs[-1], anchors)
     lines = [f"store {root}", "images:"]
     for im in images:
         if "error" in im:
@@ -290,11 +402,11 @@ def _ls(args):
         var = ", ".join(f"{k} {_human(v)}" for k, v in im["variants"].items())
         lines.append(f"  {im['id'][:12]}  {im['name']:16s} {im['created']}  julia {im['julia']}  "
                      f"total {_human(im['size'])}  [{var}]")
-    lines.append("channels (unverified listing; `depotdelivery verify` checks signatures):")
+    lines.append(f"channels ({how}):")
     for c, info in chans.items():
-        lines.append(f"  {c:12s} -> {str(info.get('image'))[:12]}  version {info['version']}  "
-                     f"expires {info.get('expires')}")
-    _emit(args, {"store": root, "images": images, "channels": chans}, "\n".join(lines))
+        lines.append(f"  {c:12s} version {info['version']:<4d} {_record_text(info)}")
+    _emit(args, {"store": root, "images": images, "channels": chans, "channels_checked": how},
+          "\n".join(lines))
 
 
 def _channel_show(args):
@@ -311,24 +423,18 @@ def _channel_show(args):
 
 
 def _channel_history(args):
-    import json
-
     from depotdelivery import channels
+    from depotdelivery.model import check_channel_name
     from depotdelivery.stores import readable_root
     root = readable_root(args.store)
-    rows, objs = [], []
-    for v in channels.versions(root, args.name):
-        try:
-            signed = json.loads(json.loads(channels.read_record(root, args.name, v))["signed"])
-        except (ValueError, KeyError, TypeError):
-            signed = {"version": v, "image": "?", "published": "?", "expires": "?"}
-        objs.append(signed)
-        rows.append(f"  v{v:<4d} {signed.get('published')}  -> {str(signed.get('image'))[:12]}  "
-                    f"expires {signed.get('expires')}")
+    check_channel_name(args.name)
+    anchors, how = _listing_anchors()
+    objs = [_record_fields(root, args.name, v, anchors) for v in channels.versions(root, args.name)]
     if not objs:
         from depotdelivery.errors import UsageError
         raise UsageError(f"unknown channel {args.name!r} in {root}")
-    _emit(args, objs, f"channel {args.name} history (newest last):\n" + "\n".join(rows))
+    rows = [f"  v{o['version']:<4d} {_record_text(o)}" for o in objs]
+    _emit(args, objs, f"channel {args.name} history (newest last; {how}):\n" + "\n".join(rows))
 
 
 def _channel_set(args):

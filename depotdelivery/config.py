@@ -8,13 +8,12 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from typing import Mapping
+from typing import Mapping, Sequence
 
+from .defaults import DEFAULT_CACHE_DIR, DEFAULT_CONFIG
 from .errors import ConfigError
 from .levels import Level, parse_level
 
-DEFAULT_PATH = "/etc/depotdelivery/site.toml"
-DEFAULT_CACHE_DIR = "/var/cache/depotdelivery"
 _SIZE_UNITS = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
 
 
@@ -41,7 +40,7 @@ class SiteConfig:
 
 
 def config_path(environ: Mapping[str, str] = os.environ) -> str:
-    return environ.get("DEPOTDELIVERY_CONFIG") or DEFAULT_PATH
+    return environ.get("DEPOTDELIVERY_CONFIG") or DEFAULT_CONFIG
 
 
 def parse_size(text: str | int) -> int:
@@ -125,3 +124,41 @@ def load_config(path: str | None = None, *, required: bool = False) -> SiteConfi
     except UnicodeDecodeError:
         raise ConfigError(f"{path}: not UTF-8 text; fix the file") from None
     return parse_config(text, path)
+
+
+def render_site_config(*, stores: Sequence[str], trusted_keys: Sequence[str], cache_dir: str = "",
+                       max_level: str = "", revoked_keys: Sequence[str] = (), julia: str = "",
+                       julia_env: Mapping[str, str] | None = None, default_channel: str = "") -> str:
+    """The text of a site.toml with these settings (what the tests, `make
+    demo` and `make bench` write).  Empty settings are left out (the built-in
+    defaults apply).  cache_dir is a top-level line before any table, as the
+    wrapper's fast path reads it (see site-configs/site.toml)."""
+    def array(items: Sequence[str]) -> str:
+        return "[" + ", ".join(_toml_string(i) for i in items) + "]"
+    top = [("stores", array(stores)), ("trusted_keys", array(trusted_keys)),
+           ("revoked_keys", revoked_keys and array(revoked_keys)),
+           ("max_level", max_level and _toml_string(max_level)),
+           ("cache_dir", cache_dir and _toml_string(cache_dir)),
+           ("default_channel", default_channel and _toml_string(default_channel))]
+    lines = [f"{key} = {value}" for key, value in top if value]
+    if julia or julia_env:
+        lines += ["", "[julia]"]
+        if julia:
+            lines.append(f"executable = {_toml_string(julia)}")
+        if julia_env:
+            lines += ["", "[julia.env]"]
+            lines += [f"{_toml_string(k)} = {_toml_string(v)}" for k, v in julia_env.items()]
+    return "\n".join(lines) + "\n"
+
+
+def _toml_string(text: str) -> str:
+    """A TOML basic string: quotes, backslashes and control characters escaped."""
+    out = []
+    for c in text:
+        if c in '"\\':
+            out.append("\\" + c)
+        elif ord(c) < 0x20 or ord(c) == 0x7F:
+            out.append(f"\\u{ord(c):04x}")
+        else:
+            out.append(c)
+    return '"' + "".join(out) + '"'

@@ -43,6 +43,7 @@ from dataclasses import dataclass
 from typing import Iterator
 
 from .errors import ConfigError, PublishError, UsageError
+from .model import NAME_PATTERN
 
 MOUNT_BASE = "/cvmfs"
 # Exit codes of `cvmfs_server transaction` meaning "someone else is in there,
@@ -61,7 +62,7 @@ _TAG_SUFFIXES = 3
 # id>, channel-<name>-<UTC stamp>, each possibly with a -N suffix from a
 # duplicate.  Everything else in `tag -l` (trunk, trunk-previous,
 # generic-<time>, an admin's own tags) is not ours.
-_OWN_TAG = re.compile(r"^(img-[0-9a-f]{16}|channel-[A-Za-z0-9][A-Za-z0-9._-]{0,63}-\d{8}T\d{6})(-\d+)?$")
+_OWN_TAG = re.compile(rf"^(img-[0-9a-f]{{16}}|channel-{NAME_PATTERN}-\d{{8}}T\d{{6}})(-\d+)?$")
 
 
 class _Busy(Exception):

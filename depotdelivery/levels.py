@@ -43,6 +43,10 @@ class Level:
 
 
 LEVELS = tuple(Level(i + 1, name) for i, name in enumerate(LEVEL_NAMES))
+# Each level's rank by its exact name (1 = x86-64).  submit/job_submit.lua
+# holds a copy (LEVEL_RANK: Lua cannot import this); tests/test_slurm_index.py
+# checks the copy against this table.
+LEVEL_RANK = {lvl.name: lvl.number for lvl in LEVELS}
 _BY_NAME = {lvl.name: lvl for lvl in LEVELS}
 # Accepted aliases: archspec's underscores, HTCondor's Microarch, v1.
 for _lvl in LEVELS:

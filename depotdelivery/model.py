@@ -37,7 +37,12 @@ MANIFEST_SCHEMA = "depotdelivery/image-manifest/v1"
 CHANNEL_SCHEMA = "depotdelivery/channel-record/v1"
 
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
-_CHANNEL_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+# The one rule for a channel name (also what the Slurm index accepts as an
+# image name; job_submit.lua's is_name spells it in Lua, and
+# tests/test_slurm_index.py checks the two agree).  NAME_PATTERN is for
+# regular expressions that embed a name (CVMFS tags).
+NAME_PATTERN = r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}"
+_CHANNEL_NAME = re.compile(NAME_PATTERN)
 ROOTS = ("image", "pool")
 
 
@@ -67,6 +72,12 @@ def sha256_hex(data: bytes) -> str:
 
 def is_image_id(text: str) -> bool:
     return bool(_HEX64.match(text))
+
+
+def is_channel_name(text: object) -> bool:
+    """Letters, digits, '.', '_', '-', at most 64, not starting with a
+    punctuation mark (a whole-string match: no trailing newline slips in)."""
+    return isinstance(text, str) and _CHANNEL_NAME.fullmatch(text) is not None
 
 
 def check_relpath(path: str) -> str:
@@ -302,7 +313,7 @@ class ChannelRecord:
     levels: tuple[str, ...] = field(default=())  # the image's variants, for submit-side hooks
 
     def __post_init__(self) -> None:
-        if not isinstance(self.channel, str) or not _CHANNEL_NAME.match(self.channel):
+        if not is_channel_name(self.channel):
             raise ValueError(f"bad channel name {self.channel!r}")
         if not isinstance(self.image, str) or not _HEX64.match(self.image):
             raise ValueError("bad image id in channel record")
@@ -336,7 +347,7 @@ class ChannelRecord:
 
 def check_channel_name(name: str) -> str:
     from .errors import UsageError
-    if not _CHANNEL_NAME.match(name or ""):
+    if not is_channel_name(name):
         raise UsageError(f"bad channel name {name!r}: letters, digits, '.', '_', '-' (max 64)")
     return name
 

@@ -35,56 +35,23 @@ EPILOG = {
 }
 
 
-def add_commands(sub, cmd) -> None:
-    sp = cmd("condor-channels", _channels, "write HTCondor's channel table (channel -> image id, level, store)")
-    sp.epilog = EPILOG["condor-channels"]
+def add_commands(commands) -> None:
+    """Register on the CLI's `Commands` (depotdelivery/cli.py)."""
+    sp = commands.add("condor-channels", _channels,
+                      "write HTCondor's channel table (channel -> image id, level, store)", EPILOG["condor-channels"])
     sp.add_argument("--store", required=True, help="the store, as this machine reads it")
     sp.add_argument("--out", default="-", help="config file to write atomically ('-': print)")
     sp.add_argument("--trusted-key", action="append", default=[],
                     help="publisher .pub file (repeatable; default: the site config's trusted_keys)")
     sp.add_argument("--reconfig", action="store_true", help="run condor_reconfig after writing")
 
-    sp = cmd("condor-startd-cron", _startd_cron, "print this node's depotdelivery slot attributes (STARTD_CRON)")
-    sp.epilog = EPILOG["condor-startd-cron"]
+    sp = commands.add("condor-startd-cron", _startd_cron,
+                      "print this node's depotdelivery slot attributes (STARTD_CRON)", EPILOG["condor-startd-cron"])
     sp.add_argument("--cpuinfo", default="", help="replay a recorded /proc/cpuinfo")
 
-    _add_status(sub, cmd)
 
 
-def _add_status(sub, cmd) -> None:
-    """`status` is shared with other batch systems (slurm_cli adds --slurm):
-    add --condor to an existing `status`, keeping what it did without it."""
-    import argparse
-    sp = sub.choices.get("status") or cmd("status", None, "show which nodes can run which published image")
-    previous = sp.get_default("func")
-    sp.epilog = ((sp.epilog + "\n") if sp.epilog else "") + EPILOG["status"]
-    sp.formatter_class = argparse.RawDescriptionHelpFormatter
-    sp.add_argument("--condor", action="store_true",
-                    help="from the HTCondor collector's slot ads and the schedds' queues")
-    sp.add_argument("--pool", default="", metavar="HOST[:PORT]",
-                    help="with --condor: the collector to ask (default: COLLECTOR_HOST from CONDOR_CONFIG)")
-    if not any(a.dest == "json" for a in sp._actions):
-        sp.add_argument("--json", action="store_true")
-
-    def status(args):
-        from depotdelivery.errors import UsageError
-        if args.condor:
-            # Options of another batch system would be ignored silently.
-            other = [f for f, v in (("--slurm", getattr(args, "slurm", False)),
-                                    ("--store", getattr(args, "store", "")),
-                                    ("--index", getattr(args, "index", ""))) if v]
-            if other:
-                raise UsageError(f"{', '.join(other)} cannot go with --condor; status --condor reads the pool only")
-            return _status_condor(args)
-        if args.pool:
-            raise UsageError("--pool goes with --condor: depotdelivery status --condor --pool HOST[:PORT]")
-        if previous:
-            return previous(args)
-        raise UsageError("say which batch system to ask: depotdelivery status --condor")
-    sp.set_defaults(func=status)
-
-
-def _status_condor(args) -> int:
+def status_condor(args) -> int:
     import json
     import sys
 

@@ -1,4 +1,4 @@
-"""Slurm commands of the `depotdelivery` CLI (registered by cli._parser):
+"""Slurm commands of the `depotdelivery` CLI (registered through cli.Commands):
 
     depotdelivery slurm-index --store S --out /etc/slurm/depotdelivery-index.txt
     depotdelivery status --slurm [--store S | --index FILE] [--json]
@@ -26,37 +26,17 @@ examples:
   depotdelivery status --slurm --index /etc/slurm/depotdelivery-index.txt --json"""
 
 
-def add_commands(sub, cmd) -> None:
-    import argparse
-    sp = cmd("slurm-index", _slurm_index, "write the channel/image index Slurm's job_submit.lua reads")
-    sp.epilog, sp.formatter_class = EPILOG_INDEX, argparse.RawDescriptionHelpFormatter
+def add_commands(commands) -> None:
+    """Register on the CLI's `Commands` (depotdelivery/cli.py)."""
+    sp = commands.add("slurm-index", _slurm_index, "write the channel/image index Slurm's job_submit.lua reads",
+                      EPILOG_INDEX)
     sp.add_argument("--store", default="", help="store to index (default: the site config's first)")
     sp.add_argument("--out", required=True, help="index file, beside job_submit.lua")
     sp.add_argument("--key", action="append", default=[],
                     help="trusted public key (repeatable; default: the site config's trusted_keys)")
     sp.add_argument("--json", action="store_true")
 
-    # `status` is shared with other batch systems: add --slurm to an existing
-    # `status` command, keeping whatever it did without the flag.
-    sp = sub.choices.get("status") or cmd("status", None, "show which nodes can run which published image")
-    previous = sp.get_default("func")
-    sp.epilog = ((sp.epilog + "\n") if sp.epilog else "") + EPILOG_STATUS
-    sp.formatter_class = argparse.RawDescriptionHelpFormatter
-    sp.add_argument("--slurm", action="store_true", help="from sinfo --json and squeue --json")
-    if not any(a.dest == "store" for a in sp._actions):
-        sp.add_argument("--store", default="", help="store whose channels to show (default: the site's)")
-    if not any(a.dest == "json" for a in sp._actions):
-        sp.add_argument("--json", action="store_true")
-    sp.add_argument("--index", default="", help="read channels from this slurm index instead of a store")
 
-    def status(args):
-        if args.slurm:
-            return _status_slurm(args)
-        if previous:
-            return previous(args)
-        from depotdelivery.errors import UsageError
-        raise UsageError("say which batch system to ask: depotdelivery status --slurm (or --condor)")
-    sp.set_defaults(func=status)
 
 
 def _keys(paths: list[str]):
@@ -95,7 +75,7 @@ def _slurm_index(args) -> int:
     return 0
 
 
-def _status_slurm(args) -> int:
+def status_slurm(args) -> int:
     from . import slurm_index, slurm_status
     if args.index:
         idx = slurm_index.read(args.index)

@@ -26,19 +26,17 @@ with a clear message instead of guessing.
 from __future__ import annotations
 
 import os
-import re
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
 from depotdelivery import channels
 from depotdelivery.errors import DepotDeliveryError, UsageError
 from depotdelivery.levels import LEVEL_NAMES, parse_level
-from depotdelivery.model import is_image_id, parse_utc, utc_text
+from depotdelivery.model import is_channel_name, is_image_id, parse_utc, utc_text
 from depotdelivery.trust import TrustAnchors
 
 HEADER = "depotdelivery-slurm-index 1"
 DEFAULT_NAME = "depotdelivery-index.txt"  # beside job_submit.lua, where it looks first
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
 
 @dataclass(frozen=True)
@@ -104,14 +102,14 @@ def build_index(store_root: str, keys: TrustAnchors, *, now: datetime | None = N
             idx.broken[image_id] = _one_line(e.message)
             continue
         entry = ImageEntry(image_id, _sorted_levels(v.level for v in m.variants), _epoch(m.created),
-                           m.name if _NAME.match(m.name) else "")
+                           m.name if is_channel_name(m.name) else "")
         idx.images[image_id] = entry
         if entry.name:
             old = idx.images.get(idx.names.get(entry.name, ""))
             if old is None or (entry.created, entry.image_id) > (old.created, old.image_id):
                 idx.names[entry.name] = image_id
     for name in channels.channel_names(store_root):
-        if not _NAME.match(name):
+        if not is_channel_name(name):
             continue
         try:
             rec, _ = channels.latest(store_root, name, keys, now=now or datetime.now(timezone.utc))
@@ -169,11 +167,11 @@ def parse(text: str) -> Index:
             ended = True
             continue
         count += 1
-        if kind == "channel" and len(f) == 5 and _NAME.match(f[1]) and is_image_id(f[2]) and f[4].isdigit():
+        if kind == "channel" and len(f) == 5 and is_channel_name(f[1]) and is_image_id(f[2]) and f[4].isdigit():
             idx.channels[f[1]] = ChannelEntry(f[1], f[2], _levels_field(f[3]), int(f[4]))
         elif kind == "image" and len(f) == 4 and is_image_id(f[1]) and f[3].isdigit():
             idx.images[f[1]] = ImageEntry(f[1], _levels_field(f[2]), int(f[3]))
-        elif kind == "name" and len(f) == 3 and _NAME.match(f[1]) and is_image_id(f[2]):
+        elif kind == "name" and len(f) == 3 and is_channel_name(f[1]) and is_image_id(f[2]):
             idx.names[f[1]] = f[2]
         elif kind == "broken" and len(f) >= 3:
             idx.broken[f[1]] = " ".join(f[2:])

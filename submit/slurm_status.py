@@ -13,11 +13,9 @@ import subprocess
 from dataclasses import dataclass
 
 from depotdelivery.errors import StoreUnavailable
-from depotdelivery.levels import LEVEL_NAMES
+from depotdelivery.levels import LEVEL_RANK
 
 from .slurm_index import Index
-
-_RANK = {name: i for i, name in enumerate(LEVEL_NAMES)}
 
 
 @dataclass(frozen=True)
@@ -58,7 +56,7 @@ def nodes(sinfo: dict) -> list[NodeView]:
     out = []
     for n in sinfo.get("nodes", []):
         feats = tuple(f for f in str(n.get("active_features") or n.get("features") or "").split(",") if f)
-        levels = sorted((f for f in feats if f in _RANK), key=_RANK.__getitem__)
+        levels = sorted((f for f in feats if f in LEVEL_RANK), key=LEVEL_RANK.__getitem__)
         flags = [str(f).lower() for f in n.get("state_flags") or []]
         out.append(NodeView(name=str(n.get("name", "?")), state="+".join([str(n.get("state", "?"))] + flags),
                             reason=str(n.get("reason") or ""), level=levels[-1] if levels else "",
@@ -66,8 +64,10 @@ def nodes(sinfo: dict) -> list[NodeView]:
     return sorted(out, key=lambda v: v.name)
 
 
-_FINISHED = {"COMPLETED", "FAILED", "CANCELLED", "TIMEOUT", "NODE_FAIL", "OUT_OF_MEMORY", "BOOT_FAIL",
-             "DEADLINE", "PREEMPTED"}
+# Slurm 22.05's job states after which a job no longer runs (squeue and
+# scontrol spell them alike); tests/harness_slurm.py waits for them too.
+FINISHED = frozenset({"COMPLETED", "FAILED", "CANCELLED", "TIMEOUT", "NODE_FAIL", "OUT_OF_MEMORY",
+                      "BOOT_FAIL", "DEADLINE", "PREEMPTED"})
 
 
 def jobs(squeue: dict) -> list[JobView]:
@@ -76,7 +76,7 @@ def jobs(squeue: dict) -> list[JobView]:
     out = []
     for j in squeue.get("jobs", []):
         words = dict(w.split("=", 1) for w in str(j.get("comment") or "").split() if "=" in w)
-        if "julia-image" not in words or str(j.get("job_state", "")) in _FINISHED:
+        if "julia-image" not in words or str(j.get("job_state", "")) in FINISHED:
             continue
         out.append(JobView(job_id=int(j.get("job_id", 0)), user=str(j.get("user_name", "")),
                            state=str(j.get("job_state", "")), nodes=str(j.get("nodes") or ""),
@@ -87,9 +87,9 @@ def jobs(squeue: dict) -> list[JobView]:
 def variant_on(levels: tuple[str, ...], node_level: str) -> str:
     """The variant a node of `node_level` runs ('' if none): the highest one
     at or below it, as the wrapper selects."""
-    if node_level not in _RANK:
+    if node_level not in LEVEL_RANK:
         return ""
-    ok = [l for l in levels if _RANK[l] <= _RANK[node_level]]
+    ok = [l for l in levels if LEVEL_RANK[l] <= LEVEL_RANK[node_level]]
     return ok[-1] if ok else ""
 
 

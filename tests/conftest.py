@@ -10,6 +10,7 @@ import re
 import pwd
 import shutil
 import subprocess
+import sys
 import tempfile
 from dataclasses import dataclass, field
 
@@ -17,11 +18,11 @@ import pytest
 
 CPUINFO_DIR_NAME = "cpuinfo"
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-VENV_BIN = os.path.join(REPO, ".venv", "bin")
-DD = os.path.join(VENV_BIN, "depotdelivery")
-DD_RUN = os.path.join(VENV_BIN, "depotdelivery-run")
-JULIA = os.path.join(REPO, ".deps", "julia", "bin", "julia")
-EXAMPLE = os.path.join(REPO, "examples", "hep-analysis")
+sys.path.insert(0, os.path.join(REPO, "tools"))
+import checkout  # noqa: E402  (tools/checkout.py: this checkout's programs, shared with demo and bench)
+from checkout import DD, DD_RUN, JULIA, VENV_BIN  # noqa: E402,F401
+
+EXAMPLE = os.path.join(checkout.EXAMPLES, "hep-analysis")
 JULIA_LIB = os.path.join(REPO, ".deps", "julia", "lib")
 JOB_USER = "ddjob"
 # The README's end-to-end blocks run with their absolute paths moved under
@@ -218,13 +219,10 @@ class Node:
             return f.read()
 
 
-def write_site_config(path, *, store, pubkeys, cache_dir, max_level="", extra=""):
-    keys = ", ".join(f'"{k}"' for k in pubkeys)
-    with open(path, "w") as f:
-        f.write(f'stores = ["{store}"]\ntrusted_keys = [{keys}]\ncache_dir = "{cache_dir}"\n'
-                + (f'max_level = "{max_level}"\n' if max_level else "") + extra +
-                f'\n[julia]\nexecutable = "{JULIA}"\n')
-    os.chmod(path, 0o644)
+def write_site_config(path, *, store, pubkeys, cache_dir, max_level="", revoked_keys=()):
+    """A node's site config: one store, this checkout's Julia."""
+    checkout.write_site_config(path, stores=[store], trusted_keys=list(pubkeys), cache_dir=cache_dir,
+                               max_level=max_level, revoked_keys=list(revoked_keys))
 
 
 @pytest.fixture

@@ -49,6 +49,8 @@ import sys
 import time
 from dataclasses import dataclass, field
 
+from depotdelivery.config import render_site_config
+
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MIRROR = "http://deb.debian.org/debian"
 VENV = "/opt/depotdelivery"  # DEPOTDELIVERY_BIN in 50-depotdelivery.conf
@@ -63,7 +65,8 @@ BASELINE_CPUINFO = "intel-core2-merom.x86-64.txt"
 RECIPE = "v1 trixie minbase; htcondor python3-venv; tools/setup-julia.sh; venv deps"
 
 POOL_CONFIG = """\
-# A personal pool inside a chroot (measured settings: shared/docs/components.md).
+# A personal pool inside a chroot, on 127.0.0.1 only (settings below checked
+# against HTCondor 23.9.6 from trixie: the pool is up in ~2 s).
 use ROLE : Personal
 CONDOR_HOST = 127.0.0.1
 NETWORK_INTERFACE = 127.0.0.1
@@ -116,11 +119,15 @@ def _install_requires() -> list[str]:
     return [r.strip() for r in cfg["options"]["install_requires"].splitlines() if r.strip()]
 
 
+CONSTRAINTS = os.path.join(REPO, "constraints.txt")  # the versions tested
+
+
 def recipe_key() -> str:
     h = hashlib.sha256(RECIPE.encode())
     h.update(" ".join(_install_requires()).encode())
-    with open(os.path.join(REPO, "tools", "setup-julia.sh"), "rb") as f:
-        h.update(f.read())
+    for path in (os.path.join(REPO, "tools", "setup-julia.sh"), CONSTRAINTS):
+        with open(path, "rb") as f:
+            h.update(f.read())
     return h.hexdigest()[:16]
 
 
@@ -194,7 +201,7 @@ def _install_venv_deps(root: str) -> None:
     ver = in_chroot(root, f"{VENV}/bin/python", "-c",
                     "import sys; print('%d%d' % sys.version_info[:2])").stdout.strip()
     wheels = os.path.join(root, "tmp", "wheels")
-    _run([sys.executable, "-m", "pip", "download", "-q", "--only-binary=:all:", "-d", wheels,
+    _run([sys.executable, "-m", "pip", "download", "-q", "--only-binary=:all:", "-d", wheels, "-c", CONSTRAINTS,
           "--python-version", ver, "--implementation", "cp", "--abi", f"cp{ver}",
           *[a for plat in ("manylinux2014_x86_64", "manylinux_2_28_x86_64", "manylinux_2_34_x86_64")
             for a in ("--platform", plat)],
@@ -395,9 +402,9 @@ def start_pool(root: str, *, store_src: str, store: str, pubkeys: list[str], use
     names = []
     for k in pubkeys:
         shutil.copy(k, pool.host_path(f"/etc/depotdelivery/keys/{os.path.basename(k)}"))
-        names.append(f'"keys/{os.path.basename(k)}"')
-    pool.write(SITE_TOML, f'stores = ["{store}"]\ntrusted_keys = [{", ".join(names)}]\nmax_level = "x86-64-v3"\n'
-                          f'cache_dir = "/var/cache/depotdelivery"\n\n[julia]\nexecutable = "{JULIA}"\n')
+        names.append(f"keys/{os.path.basename(k)}")
+    pool.write(SITE_TOML, render_site_config(stores=[store], trusted_keys=names, max_level="x86-64-v3",
+                                             cache_dir="/var/cache/depotdelivery", julia=JULIA))
     for n in os.listdir(cpuinfo_dir):
         shutil.copy(os.path.join(cpuinfo_dir, n), pool.host_path(f"{CPUINFO_DIR}/{n}"))
     _run(["mount", "--bind", "-o", "ro", store_src, pool.host_path(store)])

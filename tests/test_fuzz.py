@@ -15,9 +15,8 @@ from datetime import datetime, timezone
 
 from depotdelivery.errors import ConfigError, DepotDeliveryError, ImageInvalid, RunElsewhere, UsageError
 from depotdelivery.levels import parse_level
-from depotdelivery.model import parse_manifest
+from depotdelivery.model import is_image_id, parse_manifest
 from depotdelivery.trust import TrustAnchors, verify_channel_record, verify_manifest
-from depotdelivery.submit.classad import parse_ad, string_value
 from depotdelivery.wrapper import fastpath
 from depotdelivery.wrapper.validate import parse as parse_fingerprint
 
@@ -89,24 +88,87 @@ def test_cpuinfo_parser(parts, override):
     only(expected, decide, " ".join(parts), "fuzz.txt", override=override)
 
 
+PIN = "0123456789abcdef" * 4
+ad_name = st.sampled_from([b"JuliaImageId", b"juliaimageid", b"  JULIAIMAGEID\t", b"JuliaImage", b"Owner",
+                           b"MyJuliaImageId", b"JuliaImageIdX"])
+ad_value = st.one_of(
+    st.just(b'"' + PIN.encode() + b'"'),
+    st.text("0123456789abcdefABCDEF", min_size=63, max_size=65).map(lambda h: b'"' + h.encode() + b'"'),
+    st.binary(max_size=70).map(lambda b: b.replace(b"\n", b"")))
+ad_line = st.one_of(
+    st.builds(lambda n, a, v, b: n + a + b"=" + b + v, ad_name, st.sampled_from([b"", b" "]), ad_value,
+              st.sampled_from([b"", b" ", b"\t"])),
+    st.builds(lambda n, v: n + v, ad_name, ad_value),  # no '='
+    st.binary(max_size=60).map(lambda b: b.replace(b"\n", b"")))
+
+
+def _write(tmp_path_factory, data: bytes) -> str:
+    p = os.path.join(tmp_path_factory.mktemp("fz"), "f")
+    with open(p, "wb") as f:
+        f.write(data)
+    return p
+
+
+def _names(data: bytes) -> list[bytes]:
+    return [line.partition(b"=")[0].strip().lower() for line in data.split(b"\n")]
+
+
 @FUZZ
-@given(st.text(max_size=300))
-def test_job_ad_parser(text):
-    ad = parse_ad(text)
-    for v in ad.values():
-        string_value(v)
+@given(st.lists(ad_line, max_size=8), st.booleans())
+def test_fast_path_job_ad_reader(tmp_path_factory, lines, pin_first):
+    """The wrapper's one job-ad reader: only a plain quoted 64-hex-digit
+    JuliaImageId pins, the first JuliaImageId line decides, and an ad names
+    an image exactly when it has a JuliaImage or JuliaImageId attribute."""
+    if pin_first:
+        lines = [b'JuliaImageId = "' + PIN.encode() + b'"'] + lines
+    data = b"\n".join(lines)
+    p = _write(tmp_path_factory, data)
+    pin = fastpath.condor_ad_pin(p)
+    if pin_first:
+        assert pin == PIN
+    assert pin == "" or (is_image_id(pin) and b'"' + pin.encode() + b'"' in data)
+    first = next((line for line in data.split(b"\n")
+                  if b"=" in line and line.partition(b"=")[0].strip().lower() == b"juliaimageid"), None)
+    if first is None or not is_image_id(first.partition(b"=")[2].strip()[1:-1].decode("latin-1")) \
+            or first.partition(b"=")[2].strip()[:1] != b'"' or first.partition(b"=")[2].strip()[-1:] != b'"':
+        assert pin == ""
+    else:
+        assert pin == first.partition(b"=")[2].strip()[1:-1].decode()
+    wants = fastpath.condor_job_wants_image({"_CONDOR_JOB_AD": p})
+    assert wants is (b"juliaimage" in _names(data) or b"juliaimageid" in _names(data))
+
+
+toml_line = st.one_of(
+    st.sampled_from(['cache_dir = "/var/cache/dd"', "cache_dir = '/x'", 'cache_dir="/y"', 'cache_dir = "/a\\"b"',
+                     'cache_dir = "/z" # note', 'stores = ["/s"]', "[julia]", 'executable = "julia"',
+                     'cache_dir = ""', "# comment", "", "max_level = 'x86-64-v3'", 'cache_dir_x = "/q"']),
+    st.text(string.printable, max_size=40).map(lambda t: t.replace("\n", " ")))
+
+
+@FUZZ
+@given(st.lists(toml_line, max_size=6))
+def test_fast_path_config_reader_agrees_with_the_config_parser(tmp_path_factory, lines):
+    """Whenever the fast path names a cache folder other than the default,
+    it is the one the full config parser reads (else plans would be looked
+    up where the full wrapper never writes them)."""
+    text = "\n".join(lines)
+    p = _write(tmp_path_factory, text.encode())
+    fast = fastpath.config_cache_dir(p)
+    try:
+        full = parse_config(text, p).cache_dir
+    except ConfigError:
+        return
+    assert fast is None or fast == full or (fast == fastpath.DEFAULT_CACHE_DIR and "cache_dir" not in text)
 
 
 @FUZZ
 @given(st.binary(max_size=300))
-def test_fast_path_job_ad_and_config_readers(tmp_path_factory, data):
-    d = tmp_path_factory.mktemp("fz")
-    p = os.path.join(d, "f")
-    with open(p, "wb") as f:
-        f.write(data)
+def test_fast_path_readers_take_any_bytes(tmp_path_factory, data):
+    p = _write(tmp_path_factory, data)
     pin = fastpath.condor_ad_pin(p)
-    assert pin == "" or len(pin) == 64
-    fastpath.config_cache_dir(p)
+    assert pin == "" or is_image_id(pin)
+    fast = fastpath.config_cache_dir(p)
+    assert fast is None or isinstance(fast, str)
 
 
 @FUZZ

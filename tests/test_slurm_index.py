@@ -1,11 +1,22 @@
 """The Slurm index (what job_submit.lua reads) and the status view, without
 a cluster: the text round-trips, damage is detected rather than half-read,
-and a node runs the highest variant at or below its CPU level."""
+a node runs the highest variant at or below its CPU level, and the rules
+job_submit.lua must repeat in Lua (level ranks, names) are the Python ones."""
+
+import os
+import re
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from depotdelivery.levels import LEVEL_RANK
+from depotdelivery.model import is_channel_name
 from depotdelivery.submit import slurm_index, slurm_status
 from depotdelivery.submit.slurm_index import ChannelEntry, ImageEntry, Index
+
+with open(os.path.join(os.path.dirname(slurm_index.__file__), "job_submit.lua"), encoding="utf-8") as _f:
+    JOB_SUBMIT_LUA = _f.read()
 
 A, B = "a" * 64, "b" * 64
 
@@ -75,3 +86,51 @@ def test_status_jobs_from_squeue_json():
                     {"job_id": 8, "comment": "not ours"}]}
     [j] = slurm_status.jobs(doc)
     assert (j.job_id, j.ref, j.image_id) == (7, "stable", A)
+
+
+# -- job_submit.lua's copies of Python rules -------------------------------------
+def test_lua_level_ranks_are_the_python_table():
+    table = re.search(r"^local LEVEL_RANK = \{(.*)\}$", JOB_SUBMIT_LUA, re.M)
+    assert table, "job_submit.lua has no one-line LEVEL_RANK table"
+    lua = {name: int(rank) for name, rank in re.findall(r'\["([^"]+)"\]\s*=\s*(\d+)', table.group(1))}
+    assert lua == LEVEL_RANK
+
+
+def _lua_is_name():
+    """job_submit.lua's is_name, as a Python function: its length limit and
+    its Lua pattern translated (the classes it uses; C locale)."""
+    m = re.search(r'local function is_name\(s\)\s*return s ~= nil and #s <= (\d+) and s:match\("([^"]+)"\) ~= nil',
+                  JOB_SUBMIT_LUA)
+    assert m, "job_submit.lua's is_name has changed shape: update this test"
+    limit, pattern = int(m.group(1)), m.group(2)
+    assert pattern.startswith("^") and pattern.endswith("$")
+    classes = {"w": "A-Za-z0-9", "d": "0-9", "a": "A-Za-z"}
+    out, in_class, i = [], False, 1
+    while i < len(pattern) - 1:
+        c = pattern[i]
+        if c == "%":
+            name = pattern[i + 1]
+            cls = classes.get(name)
+            out.append(re.escape(name) if cls is None else cls if in_class else f"[{cls}]")
+            i += 2
+            continue
+        in_class = {"[": True, "]": False}.get(c, in_class)
+        out.append(c)
+        i += 1
+    regex = re.compile("".join(out))
+    return lambda s: len(s.encode()) <= limit and regex.fullmatch(s) is not None
+
+
+LUA_IS_NAME = _lua_is_name()
+
+
+@pytest.mark.parametrize("name", ["stable", "a", "v1.2_rc-3", "x" * 64, "x" * 65, ".hidden", "-x", "_x",
+                                  "a b", "stable\n", "", "caf\u00e9", "a/b"])
+def test_lua_names_are_the_python_channel_names(name):
+    assert LUA_IS_NAME(name) == is_channel_name(name)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet="aZ09._-/ \n\u00e9", max_size=70))
+def test_lua_names_are_the_python_channel_names_fuzzed(name):
+    assert LUA_IS_NAME(name) == is_channel_name(name)

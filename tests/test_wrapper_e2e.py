@@ -148,7 +148,7 @@ def test_revoked_key_is_refused(node):
     from depotdelivery.signing import load_public
     kid = load_public(node.pubkey).keyid
     write_site_config(node.config, store=node.store, pubkeys=[node.pubkey], cache_dir=node.cache_dir,
-                      extra=f'revoked_keys = ["{kid}"]\n')
+                      revoked_keys=[kid])
     p = node.run(["--channel", "stable", "--", *PROBE])
     assert p.returncode == 78 and "revoked" in p.stderr
 

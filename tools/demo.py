@@ -15,12 +15,9 @@ import subprocess
 import sys
 import time
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-BIN = os.path.join(REPO, ".venv", "bin")
-DD = os.path.join(BIN, "depotdelivery")
-DD_RUN = os.path.join(BIN, "depotdelivery-run")
-JULIA = os.path.join(REPO, ".deps", "julia", "bin", "julia")
-EXAMPLE = os.path.join(REPO, "examples", "hep-analysis")
+from checkout import DD, DD_RUN, EXAMPLES, REPO, stock_julia, unmount, wrapper_variant, write_site_config
+
+EXAMPLE = os.path.join(EXAMPLES, "hep-analysis")
 WORK = os.path.join(REPO, "_build", "demo")
 SITE = "/srv/depotdelivery-demo"  # world-readable: the job user reads it
 STORE = os.path.join(SITE, "store")
@@ -35,12 +32,6 @@ def sh(cmd, **kw):
 
 def say(text):
     print(f"\n== {text}", flush=True)
-
-
-def umount(path):
-    with open("/proc/mounts") as f:
-        if any(l.split()[1] == path for l in f):
-            sh(["umount", "-l", path])
 
 
 def ensure_user():
@@ -81,7 +72,7 @@ def main():
     if not os.path.exists(keys + ".key"):
         sh([DD, "keygen", keys])
 
-    umount(NODE_VIEW)
+    unmount(NODE_VIEW)
     if os.path.exists(os.path.join(build, "manifest.json")):
         say(f"reusing the build in {build} (rm -rf {WORK} to rebuild)")
     else:
@@ -106,25 +97,12 @@ def main():
     cache = os.path.join(SITE, "node-cache")
     os.makedirs(cache)
     os.chmod(cache, 0o1777)
-    config = os.path.join(SITE, "site.toml")
-    with open(config, "w") as f:
-        f.write(f'stores = ["{NODE_VIEW}"]\ntrusted_keys = ["ci.pub"]\ncache_dir = "{cache}"\n'
-                f'max_level = "x86-64-v3"\n\n[julia]\nexecutable = "{JULIA}"\n')
-    os.chmod(config, 0o644)
+    config = write_site_config(os.path.join(SITE, "site.toml"), stores=[NODE_VIEW], trusted_keys=["ci.pub"],
+                               cache_dir=cache, max_level="x86-64-v3")
 
     say("stock Julia, fully cold (empty compile cache: precompile + JIT)")
-    cold_depot = os.path.join(WORK, "cold-depot")
-    shutil.rmtree(cold_depot, ignore_errors=True)
-    shutil.copytree(os.path.join(build, "pool"), cold_depot, symlinks=True,
-                    ignore=shutil.ignore_patterns("compiled"))
-    env = dict(os.environ, JULIA_DEPOT_PATH=cold_depot, JULIA_PKG_SERVER="")
-    # The build's project pins packages by path under the node view; a cold
-    # stock run uses the example's own project with the same packages.
-    cold_project = os.path.join(WORK, "cold-project")
-    shutil.rmtree(cold_project, ignore_errors=True)
-    shutil.copytree(os.path.join(build, "image", "project"), cold_project)
-    t_cold, _ = timed([JULIA, "--startup-file=no", f"--project={cold_project}",
-                       os.path.join(EXAMPLE, "workload.jl")], env=env, cwd="/tmp")
+    stock, env = stock_julia(build, WORK)
+    t_cold, _ = timed([*stock, os.path.join(EXAMPLE, "workload.jl")], env=env, cwd="/tmp")
 
     say(f"the same job through the wrapper, as user {USER}: first launch (verifies), then cached")
     job = ["runuser", "-u", USER, "--", "env", f"DEPOTDELIVERY_CONFIG={config}", DD_RUN,
@@ -132,9 +110,7 @@ def main():
     t_first, first = timed(job, cwd="/tmp")
     t_cached, cached = timed(job, cwd="/tmp")
     print("\n".join(cached.stdout.splitlines()[:4]))
-    probe = ["runuser", "-u", USER, "--", "env", f"DEPOTDELIVERY_CONFIG={config}", DD, "run", "--dry-run",
-             "--channel", "stable", "--", "julia"]
-    dry = sh(probe, capture_output=True, text=True, cwd="/tmp").stdout.splitlines()[0]
+    variant = wrapper_variant(config, "stable", user=USER)
     detect = sh([DD, "detect", "--json"], capture_output=True, text=True,
                 env=dict(os.environ, DEPOTDELIVERY_CONFIG=config)).stdout
     det = json.loads(detect)
@@ -145,7 +121,7 @@ def main():
   image via wrapper, first launch   {t_first:7.2f} s   (verifies the variant's files, hydrates a depot)
   image via wrapper, cached         {t_cached:7.2f} s
   speed-up (cold / cached)          {t_cold / t_cached:7.1f} x
-  variant chosen                    {dry.split()[3]}  ({det['reason']}; site max_level x86-64-v3)
+  variant chosen                    {variant}  ({det['reason']}; site max_level x86-64-v3)
   job output identical              {'yes' if same else 'NO'}
   store mounted read-only at        {NODE_VIEW}
 """)

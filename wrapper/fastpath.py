@@ -1,7 +1,8 @@
 """The per-launch fast path: re-use a launch plan the full wrapper wrote.
 
-This module imports only built-in modules (os, sys, marshal, time, zlib)
-and plan.py, which builds and execs the job exactly as the full path does:
+This module imports only built-in modules (os, sys, marshal, time, zlib),
+depotdelivery/defaults.py (constants, no imports) and plan.py, which builds
+and execs the job exactly as the full path does:
 Python's start is ~10 ms and the wrapper's whole budget is 20 ms, so the
 common case (an image this user or root already verified on this node) must
 not pay for tomllib, json, dataclasses or PyNaCl.
@@ -26,6 +27,8 @@ import sys
 import time
 import zlib
 
+from depotdelivery.defaults import DEFAULT_CACHE_DIR, DEFAULT_CONFIG
+
 from . import plan as launch_plan
 from . import timing
 
@@ -39,8 +42,6 @@ if TYPE_CHECKING:  # annotations only: nothing is imported at run time
     StatKey = tuple[int, int, int, int, int, int]
 
 PLAN_VERSION = 4
-DEFAULT_CONFIG = "/etc/depotdelivery/site.toml"
-DEFAULT_CACHE_DIR = "/var/cache/depotdelivery"
 
 
 def config_cache_dir(config_path: str) -> str | None:

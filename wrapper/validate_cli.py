@@ -16,13 +16,13 @@ EPILOG = {
 }
 
 
-def add_commands(sub, cmd) -> None:
+def add_commands(commands) -> None:
+    """Register on the CLI's `Commands` (depotdelivery/cli.py)."""
     for name, func, help_ in (
             ("fingerprint", _fingerprint, "fingerprint Julia as the wrapper starts it (module graph, method cache)"),
             ("validate", _validate, "compare a node's fingerprint with the one recorded at build time"),
             ("coverage", _coverage, "run a command through the wrapper and list methods compiled at run time")):
-        sp = cmd(name, func, help_)
-        sp.epilog = EPILOG[name]
+        sp = commands.add(name, func, help_, EPILOG[name])
         sp.add_argument("--store", default="")
         sp.add_argument("--image", default="")
         sp.add_argument("--channel", default="")

@@ -1,0 +1,119 @@
+"""From `make bench`'s measurements to figures, checks against the targets,
+text, results.json and the chart.  `summarize` and `render` are pure (the
+tests feed them made-up measurements); `write` and `chart` write files.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+
+TARGETS = {"image_vs_cold_heavy": 30.0, "wrapper_overhead_ms": 20.0, "cached_verification_ms": 5.0,
+           "first_verification_gbs": 1.0, "concurrent_p99_over_p50": 1.5}
+
+
+def med(xs):
+    return statistics.median(xs)
+
+
+def pct(xs, q):
+    """The q-th percentile by nearest rank (no interpolation)."""
+    xs = sorted(xs)
+    return xs[min(len(xs) - 1, int(round(q / 100 * (len(xs) - 1))))]
+
+
+def summarize(results: dict) -> tuple[dict, list[tuple[str, str, str, bool]]]:
+    """-> (figures, checks): medians and ratios per project, the node-side
+    figures, and one (what, value, target, met) row per target."""
+    projects = {}
+    for name, r in results["projects"].items():
+        cold, warm = med(r["stock_cold_s"]), med(r["stock_warm_s"])
+        wrap, bare = med(r["image_wrapper_s"]), med(r["image_bare_s"])
+        projects[name] = {"cold": cold, "warm": warm, "wrapper": wrap, "bare": bare,
+                          "cold_over_wrapper": cold / wrap, "warm_over_wrapper": warm / wrap,
+                          "wrapper_over_bare": wrap / bare, "variant": r.get("variant", "")}
+    o, v, c = results["overhead"], results["verification"], results["concurrent"]
+    ov_ms = (med(o["wrapper_s"]) - med(o["bare_s"])) * 1000
+    first_s, cached_ms = med(v["first_s"]), med(v["cached_s"]) * 1000
+    gbs = v["bytes"] / first_s / 1e9
+    p50, p99 = pct(c["latency_s"], 50), pct(c["latency_s"], 99)
+    ok_codes = sum(1 for x in c["codes"] if x == 0)
+    heavy = projects.get("heavy-analysis", {}).get("cold_over_wrapper")
+    checks = [
+        ("image via wrapper vs fully cold, heavier project", f"{heavy:.1f}x" if heavy else "n/a",
+         f">= {TARGETS['image_vs_cold_heavy']:.0f}x", heavy is not None and heavy >= TARGETS["image_vs_cold_heavy"]),
+        ("wrapper overhead over bare julia -J", f"{ov_ms:.1f} ms ({med(o['wrapper_s']) / med(o['bare_s']):.3f}x)",
+         f"<= {TARGETS['wrapper_overhead_ms']:.0f} ms", ov_ms <= TARGETS["wrapper_overhead_ms"]),
+        ("cached verification", f"{cached_ms:.2f} ms", f"<= {TARGETS['cached_verification_ms']:.0f} ms",
+         cached_ms <= TARGETS["cached_verification_ms"]),
+        ("first verification (hashing only)",
+         f"{gbs:.2f} GB/s ({v['bytes'] / 2**20:.0f} MiB in {first_s * 1000:.0f} ms)",
+         f">= {TARGETS['first_verification_gbs']:.0f} GB/s", gbs >= TARGETS["first_verification_gbs"]),
+        (f"{len(c['latency_s'])} concurrent first launches",
+         f"p50 {p50 * 1000:.0f} ms, p99 {p99 * 1000:.0f} ms ({p99 / p50:.2f}x), {ok_codes}/{len(c['codes'])} ok",
+         f"p99 <= {TARGETS['concurrent_p99_over_p50']}x p50",
+         p99 / p50 <= TARGETS["concurrent_p99_over_p50"] and ok_codes == len(c["codes"])),
+    ]
+    figures = {"projects": projects, "wrapper_overhead_ms": ov_ms, "cached_verification_ms": cached_ms,
+               "first_verification_gbs": gbs, "verified_variant": v.get("variant", ""),
+               "concurrent_p50_s": p50, "concurrent_p99_s": p99, "targets": TARGETS,
+               "met": {what: ok for what, _, _, ok in checks}}
+    return figures, checks
+
+
+def render(results: dict, figures: dict, checks: list) -> str:
+    """The text `make bench` prints."""
+    m = results["machine"]
+    rows = [f"depotdelivery bench ({m['cores']} cores, {m['cpu']}; medians)", ""]
+    for name, r in results["projects"].items():
+        f = figures["projects"][name]
+        rows.append(f"{name}:")
+        rows.append(f"  stock Julia, fully cold       {f['cold']:8.2f} s   (n={len(r['stock_cold_s'])})")
+        rows.append(f"  stock Julia, warm caches      {f['warm']:8.2f} s")
+        rows.append(f"  image via wrapper             {f['wrapper']:8.3f} s   cold/image "
+                    f"{f['cold_over_wrapper']:6.1f}x, warm/image {f['warm_over_wrapper']:5.1f}x")
+        rows.append(f"  bare julia -J, same image     {f['bare']:8.3f} s   wrapper/bare {f['wrapper_over_bare']:5.3f}"
+                    f"   (variant {f['variant'] or '?'}, as the wrapper picked)")
+        rows.append(f"  first launch via wrapper      {r['wrapper_first_launch_s']:8.3f} s   (verifies, hydrates)")
+        for lvl, v in sorted(r["build"].items()):
+            if lvl != "total_s":
+                rows.append(f"  build {lvl:10s}              compile {v['compile_s']:6.1f} s, "
+                            f"{v['size_bytes'] / 2**20:6.1f} MiB")
+        rows.append(f"  build total                   {r['build']['total_s']:8.1f} s")
+        pb = r.get("publish", {})
+        if pb:
+            rows.append(f"  publish                       {pb['bytes_written'] / 2**20:8.1f} MiB written, "
+                        f"{pb['files_written']} files new, {pb['files_reused']} already in the store")
+    rows.append("")
+    for what, value, target, ok in checks:
+        rows.append(f"  {what:48s} {value:40s} target {target:18s} {'met' if ok else 'NOT MET'}")
+    return "\n".join(rows)
+
+
+def write(results: dict, figures: dict, path: str) -> None:
+    with open(path, "w") as f:
+        json.dump({**results, "figures": figures}, f, indent=2, sort_keys=True)
+
+
+def chart(results: dict, path: str) -> None:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    names = list(results["projects"])
+    kinds = [("stock_cold_s", "stock, cold"), ("stock_warm_s", "stock, warm caches"),
+             ("image_wrapper_s", "image via wrapper"), ("image_bare_s", "bare julia -J image")]
+    fig, ax = plt.subplots(figsize=(8, 4.5))
+    width = 0.2
+    for i, (k, label) in enumerate(kinds):
+        vals = [med(results["projects"][n][k]) for n in names]
+        bars = ax.bar([j + i * width for j in range(len(names))], vals, width, label=label)
+        for b, v in zip(bars, vals, strict=True):
+            ax.annotate(f"{v:.2f}s", (b.get_x() + b.get_width() / 2, v), ha="center", va="bottom", fontsize=7)
+    ax.set_yscale("log")
+    ax.set_xticks([j + 1.5 * width for j in range(len(names))])
+    ax.set_xticklabels(names)
+    ax.set_ylabel("launch to exit, seconds (median, log scale)")
+    ax.set_title(f"Julia job launch times ({results['machine']['cores']} cores)")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
