@@ -109,10 +109,8 @@ def test_fast_path_reads_only_plain_cache_dir_lines(tmp_path, line, expected):
     assert fastpath.config_cache_dir(str(p)) == expected
 
 
-@pytest.mark.xfail(strict=True, reason="the fast path reads a quoted key, or a line starting with '[' inside "
-                   "a multi-line string, as 'no cache_dir here' and looks for plans under the default "
-                   "folder: a miss every launch (never a wrong plan: the plan watches the config file)")
-@pytest.mark.parametrize("text", ['"cache_dir" = "/x"\n', 'default_channel = """\n[x\n"""\ncache_dir = "/x"\n'])
+@pytest.mark.parametrize("text", ['"cache_dir" = "/x"\n', 'default_channel = """\n[x\n"""\ncache_dir = "/x"\n',
+                                  "'cache_dir' = '/x'\n"])
 def test_fast_path_never_names_another_cache_dir_than_the_config(tmp_path, text):
     p = tmp_path / "site.toml"
     p.write_text(text)

@@ -15,7 +15,7 @@ import tempfile
 import pytest
 
 import synthetic
-from conftest import DD, DD_RUN, run
+from conftest import DD, DD_RUN, checkout, run
 from depotdelivery.signing import generate
 
 FAKES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fakes")
@@ -47,8 +47,8 @@ def repo(job_user):
     mnt.mkdir(parents=True)
     os.chmod(top / "cvmfs", 0o755)
     config = top / "site.toml"
-    config.write_text(f'stores = ["{mnt}"]\ntrusted_keys = ["{top / "ci.pub"}"]\ncache_dir = "{cache}"\n'
-                      f'[julia]\nexecutable = "{julia}"\n')
+    checkout.write_site_config(str(config), stores=[str(mnt)], trusted_keys=[str(top / "ci.pub")],
+                               cache_dir=str(cache), julia=str(julia))
     with cvmfs_client.mounted(str(top / "rev1"), str(mnt)) as m:
         ns = type("Repo", (), {})()
         ns.top, ns.mount, ns.mnt, ns.config, ns.image_id, ns.key = top, m, str(mnt), str(config), pub.image_id, key

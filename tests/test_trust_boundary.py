@@ -18,7 +18,7 @@ import threading
 import pytest
 
 import synthetic
-from conftest import DD_RUN, run
+from conftest import DD_RUN, checkout, run
 from depotdelivery.closedworld import closed_world
 from depotdelivery.errors import ImageInvalid
 from depotdelivery.signing import generate
@@ -59,8 +59,8 @@ def site():
     cache.mkdir()
     os.chmod(cache, 0o1777)
     config = top / "site.toml"
-    config.write_text(f'stores = ["{pub.store}"]\ntrusted_keys = ["{pubkey}"]\ncache_dir = "{cache}"\n'
-                      f'[julia]\nexecutable = "{julia}"\n')
+    checkout.write_site_config(str(config), stores=[pub.store], trusted_keys=[str(pubkey)], cache_dir=str(cache),
+                               julia=str(julia))
     for p in (top, *top.rglob("*")):
         if p.is_dir() and p != cache:
             os.chmod(p, 0o755)
@@ -326,8 +326,8 @@ def test_a_cache_folder_pre_created_by_another_user_keeps_launches_fast(site, us
 
 
 def test_the_level_override_never_raises_above_the_site_cap(site, users):
-    text = open(site.config).read().replace("[julia]", 'max_level = "x86-64"\n[julia]')
-    open(site.config, "w").write(text)
+    checkout.write_site_config(site.config, stores=[site.store], trusted_keys=[str(site.top / "ci.pub")],
+                               cache_dir=site.cache, julia=str(site.top / "julia"), max_level="x86-64")
     p = launch(site, users[0], "julia", env={"DEPOTDELIVERY_LEVEL": "x86-64-v3"})
     assert p.returncode == 0, p.stderr
     assert "variants/x86-64/sys.so" in p.stdout and "x86-64-v3/sys.so" not in p.stdout

@@ -52,10 +52,16 @@ def config_cache_dir(config_path: str) -> str | None:
             data = f.read(1 << 16)
     except OSError:
         return DEFAULT_CACHE_DIR if not os.path.exists(config_path) else None
+    # Multi-line strings could hide or fake a line; a quoted key is the same
+    # key to TOML.  Such a file is left to the full wrapper's TOML parser.
+    if b'"""' in data or b"'''" in data or len(data) >= 1 << 16:
+        return None
     for raw in data.split(b"\n"):
         line = raw.strip()
         if line.startswith(b"["):
             break
+        if line.startswith((b'"cache_dir"', b"'cache_dir'")):
+            return None
         if line.startswith(b"cache_dir"):
             key, eq, value = line.partition(b"=")
             value = value.strip()
