@@ -61,13 +61,23 @@ def _parser(registered: dict | None = None):
     parser by name ("channel show" for an action)."""
     import argparse
     import importlib
-    p = argparse.ArgumentParser(
+
+    class Parser(argparse.ArgumentParser):
+        """A bad command line is one line and exit 64 (README "Exit codes"),
+        not argparse's usage block and exit 2; subcommands inherit this."""
+
+        def error(self, message: str):  # type: ignore[override]
+            from depotdelivery.cli_errors import report
+            from depotdelivery.errors import UsageError
+            raise SystemExit(report(UsageError(f"{self.prog}: {message}; see `{self.prog} --help`")))
+
+    p = Parser(
         prog="depotdelivery",
         description="Signed, CPU-specific Julia images for batch clusters.",
         epilog=("commands: keygen, build, publish, ls, channel, run, detect, verify, gc, registry\n"
                 "`depotdelivery COMMAND --help` shows an example for each.\n"
-                "exit codes: 0 ok, 1 build/publish failed, 64 usage, 65 image invalid (hold),\n"
-                "            69 store unavailable, 75 run elsewhere, 78 configuration"),
+                "exit codes: 0 ok, 1 build/publish failed, 3 A/B fingerprints differ, 64 usage,\n"
+                "            65 image invalid (hold), 69 store unavailable, 75 run elsewhere, 78 configuration"),
         formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = Commands(p.add_subparsers(metavar="COMMAND"), registered)
     for add in (_add_keygen, _add_build, _add_publish, _add_ls, _add_channel, _add_run, _add_detect,
