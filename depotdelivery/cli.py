@@ -66,7 +66,7 @@ def _parser(registered: dict | None = None):
         """A bad command line is one line and exit 64 (README "Exit codes"),
         not argparse's usage block and exit 2; subcommands inherit this."""
 
-        def error(self, message: str):  # type: ignore[override]
+        def error(self, message: str):
             from depotdelivery.cli_errors import report
             from depotdelivery.errors import UsageError
             raise SystemExit(report(UsageError(f"{self.prog}: {message}; see `{self.prog} --help`")))
