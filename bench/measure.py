@@ -97,13 +97,15 @@ def verification(config: str, channel: str, store_view: str, cache: str, *, roun
     cfg = load_config()
     anchors = trusted_keys(cfg.trusted_keys, cfg.revoked_keys, where=cfg.path)
     root = os.path.realpath(store_view)
-    first = []
+    first, read = [], []
     for _ in range(rounds):
         img = read_manifest(root, launch.image_id, anchors)
         world = img.world(launch.level)
+        before = _bytes_read()
         t0 = time.perf_counter()
         verify_world(img, world)
         first.append(time.perf_counter() - t0)
+        read.append(_bytes_read() - before)
     key = fastpath.request_key(config, "", channel, "", "", True)
     cached = []
     for _ in range(cached_rounds):
@@ -113,17 +115,34 @@ def verification(config: str, channel: str, store_view: str, cache: str, *, roun
         if not found:
             raise RuntimeError("the fast path found no plan right after a launch wrote one")
     return {"first_s": first, "cached_s": cached, "bytes": sum(f.size for f in world.files),
-            "variant": launch.level}
+            "variant": launch.level, "bytes_read_s": read,
+            # The closed world's cost: folders listed and paths proven absent per verification.
+            "dirs_listed": len(world.dirs()) - len(world.shared), "dirs_identity": len(world.shared),
+            "absent_checked": len(world.absent), "files_hashed": len(world.files)}
+
+
+def _bytes_read() -> int:
+    """Bytes this process has read through read(2) so far (page cache
+    included): what verification pulls from the store."""
+    with open("/proc/self/io") as f:
+        return next(int(l.split()[1]) for l in f if l.startswith("rchar:"))
 
 
 def concurrent(channel: str, config: str, cache: str, n: int) -> dict:
     """`n` first launches at once on one node, fresh cache: one verifies and
-    hydrates, the others wait for it and re-use its plan."""
+    hydrates, the others wait for it and re-use its plan.  Each launch notes
+    when it reached each phase (DEPOTDELIVERY_TIMING, wrapper/timing.py)."""
     shutil.rmtree(os.path.join(cache, "u0"), ignore_errors=True)
-    env = dict(os.environ, DEPOTDELIVERY_CONFIG=config)
+    timing = os.path.join(cache, "timing.jsonl")
+    if os.path.exists(timing):
+        os.unlink(timing)
+    env = dict(os.environ, DEPOTDELIVERY_CONFIG=config, DEPOTDELIVERY_TIMING=timing)
     cmd = [DD_RUN, "--channel", channel, "--", "/bin/true"]
     t0 = time.perf_counter()
-    pending = [(subprocess.Popen(cmd, env=env), time.perf_counter()) for _ in range(n)]
+    pending = []
+    for _ in range(n):
+        start = time.perf_counter()
+        pending.append((subprocess.Popen(cmd, env=dict(env, DEPOTDELIVERY_T0=repr(time.time()))), start))
     latency, codes = [], []
     while pending:
         for item in list(pending):
@@ -133,7 +152,9 @@ def concurrent(channel: str, config: str, cache: str, n: int) -> dict:
                 codes.append(p.returncode)
                 pending.remove(item)
         time.sleep(0.001)
-    return {"latency_s": latency, "codes": codes, "wall_s": time.perf_counter() - t0}
+    with open(timing) as f:
+        phases = [json.loads(line) for line in f]
+    return {"latency_s": latency, "codes": codes, "wall_s": time.perf_counter() - t0, "phases": phases}
 
 
 if __name__ == "__main__":

@@ -35,7 +35,7 @@ PROJECTS = [
 N_COLD = int(os.environ.get("BENCH_N_COLD", "3"))
 N_RUNS = int(os.environ.get("BENCH_N_RUNS", "10"))
 N_OVERHEAD = int(os.environ.get("BENCH_N_OVERHEAD", "40"))
-N_CONCURRENT = int(os.environ.get("BENCH_N_CONCURRENT", "100"))
+N_CONCURRENT = int(os.environ.get("BENCH_N_CONCURRENT", "200"))
 
 
 def sh(cmd, **kw):
