@@ -4,7 +4,8 @@ describe every file in a content-addressed manifest.
 
 The store path nodes will see is decided before the build, because Julia
 bakes absolute source paths and mtimes into its .ji caches (a cache moved
-to another path, or whose sources got other mtimes, is rejected): the build depot is exposed at ``<store_path>/pool`` while Julia runs (a
+to another path, or whose sources got other mtimes, is rejected): the
+build depot is exposed at ``<store_path>/pool`` while Julia runs (a
 symlink, or a private bind mount when that path already exists), and
 package sources get one fixed mtime so caches stay valid wherever the
 same package is published again.

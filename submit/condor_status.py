@@ -22,11 +22,12 @@ import json
 import os
 import re
 import shutil
-import subprocess
 from dataclasses import dataclass, field
 
 from depotdelivery.errors import ConfigError, StoreUnavailable, UsageError
 from depotdelivery.levels import LEVEL_NAMES
+
+from .tooljson import one_line, run_json
 
 # What the startd cron (condor_node.py) and the schedd transform
 # (50-depotdelivery.conf) put into ads, plus HTCondor's own attributes.
@@ -353,7 +354,7 @@ def _query_bindings(htcondor2, pool: str) -> PoolStatus:
         slot_ads = coll.query(htcondor2.AdType.Startd, projection=list(SLOT_ATTRS))
         schedds = coll.locateAll(htcondor2.DaemonType.Schedd)
     except failed as e:
-        raise StoreUnavailable(f"{_where_text(pool)} did not answer ({_one_line(str(e))}); "
+        raise StoreUnavailable(f"{_where_text(pool)} did not answer ({one_line(str(e))}); "
                                "is the pool up and --pool right?") from None
     job_views: list[JobView] = []
     problems = [] if schedds else ["no schedd (access point) in the collector: no jobs to show"]
@@ -363,31 +364,15 @@ def _query_bindings(htcondor2, pool: str) -> PoolStatus:
             ads = htcondor2.Schedd(loc).query(JOB_CONSTRAINT, list(JOB_ATTRS))
         except failed as e:
             # One access point down must not hide the slots and the others.
-            problems.append(f"schedd {name} did not answer: {_one_line(str(e))}")
+            problems.append(f"schedd {name} did not answer: {one_line(str(e))}")
             continue
         job_views += jobs([json.loads(ad.printJson()) for ad in ads], name)
     return PoolStatus(pool=pool, via=VIA_BINDINGS, slots=slots([json.loads(ad.printJson()) for ad in slot_ads]),
                       jobs=job_views, problems=problems)
 
 
-def _one_line(text: str) -> str:
-    return " ".join(text.split())[:300]
-
-
 def _tool_json(argv: list[str]) -> list[dict]:
-    try:
-        p = subprocess.run(argv, capture_output=True, text=True, timeout=60)
-    except (OSError, subprocess.TimeoutExpired) as e:
-        raise StoreUnavailable(f"{argv[0]} failed ({e}); is the pool up?") from None
-    if p.returncode != 0:
-        raise StoreUnavailable(f"{argv[0]} failed: {_one_line(p.stderr or p.stdout)}")
-    out = p.stdout.strip()
-    if not out:
-        return []  # the tools print nothing at all, not "[]", when no ad matches
-    try:
-        doc = json.loads(out)
-    except ValueError:
-        raise StoreUnavailable(f"{argv[0]} printed no JSON: {_one_line(out)}") from None
+    doc = run_json(argv, hint="is the pool up and are HTCondor's tools installed?", empty=[])
     if not isinstance(doc, list) or not all(isinstance(a, dict) for a in doc):
         raise StoreUnavailable(f"{argv[0]} printed JSON that is not a list of ads")
     return doc

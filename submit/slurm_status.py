@@ -8,14 +8,13 @@ functions here are pure: documents in, rows out.
 
 from __future__ import annotations
 
-import json
-import subprocess
 from dataclasses import dataclass
 
 from depotdelivery.errors import StoreUnavailable
 from depotdelivery.levels import LEVEL_RANK
 
 from .slurm_index import Index
+from .tooljson import run_json
 
 
 @dataclass(frozen=True)
@@ -40,16 +39,10 @@ class JobView:
 def slurm_json(argv: list[str]) -> dict:
     """Run `sinfo --json` or `squeue --json` (in 22.05 --json ignores -n/-t/-j
     filters: callers filter the document themselves)."""
-    try:
-        p = subprocess.run(argv, capture_output=True, text=True, timeout=60)
-    except (OSError, subprocess.TimeoutExpired) as e:
-        raise StoreUnavailable(f"cannot run {argv[0]}: {e}; is Slurm installed and SLURM_CONF set?") from None
-    if p.returncode != 0:
-        raise StoreUnavailable(f"{' '.join(argv)} failed: {p.stderr.strip()[:300]}")
-    try:
-        return json.loads(p.stdout)
-    except ValueError:
-        raise StoreUnavailable(f"{' '.join(argv)} printed no JSON (Slurm older than 21.08?)") from None
+    doc = run_json(argv, hint="is Slurm installed and SLURM_CONF set? (--json needs Slurm 21.08 or newer)")
+    if not isinstance(doc, dict):
+        raise StoreUnavailable(f"{' '.join(argv)} printed JSON that is not an object")
+    return doc
 
 
 def nodes(sinfo: dict) -> list[NodeView]:
