@@ -23,6 +23,8 @@ from __future__ import annotations
 
 import os
 
+from .fastpath import cvmfs_root_hash
+
 
 def _unescape(field: str) -> str:
     # /proc/self/mountinfo escapes space, tab, newline and backslash as \\ooo.
@@ -74,9 +76,11 @@ def store_token(store_root: str) -> StoreToken | None:
     m = mount_of(store_root, info)
     if m is None or not is_cvmfs(m[1], m[2]):
         return None
+    root_hash = cvmfs_root_hash(store_root)
     try:
-        root_hash = os.getxattr(store_root, "user.root_hash")
         dev = os.stat(store_root).st_dev
     except OSError:
+        dev = -1
+    if root_hash is None or dev == -1:
         return (store_root, -1, os.urandom(16))
     return (store_root, dev, root_hash)

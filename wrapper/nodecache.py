@@ -99,14 +99,3 @@ def store(path: str, obj: dict, *, public: bool = False, version: int = RECORD_V
         except OSError:
             pass
         return False
-
-
-def stats_match(entries: list) -> bool:
-    """entries: [(path, stat_key)]; True iff every one is unchanged."""
-    try:
-        for path, key in entries:
-            if stat_key(path) != tuple(key):
-                return False
-    except OSError:
-        return False
-    return True

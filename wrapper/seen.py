@@ -21,25 +21,18 @@ from __future__ import annotations
 
 import hashlib
 import os
-import stat
 import zlib
 
 from depotdelivery.errors import DepotDeliveryError
 from depotdelivery.trust import TrustAnchors, open_channel_record
 
+from .fastpath import shared_cache
+
 
 def node_wide_dir(cache_dir: str) -> str | None:
-    """The cache folder if it can hold node-wide state: a real folder of
-    root's that others can write into only with the sticky bit."""
-    try:
-        st = os.lstat(cache_dir)
-    except OSError:
-        return None
-    if not stat.S_ISDIR(st.st_mode) or st.st_uid != 0:
-        return None
-    if st.st_mode & 0o022 and not st.st_mode & stat.S_ISVTX:
-        return None
-    return cache_dir
+    """The cache folder if it can hold node-wide state: the same rule as for
+    holding every user's folder (root's; sticky if others may write)."""
+    return cache_dir if shared_cache(cache_dir) else None
 
 
 def prefix(store_root: str, channel: str) -> str:
