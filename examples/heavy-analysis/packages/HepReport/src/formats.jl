@@ -155,20 +155,23 @@ function format_table(io::IO, t::Table, f::LaTeXFormat)
     nothing
 end
 
-_json_cell(v::Tuple{Real,Real}) = JSONObject(["value" => v[1], "error" => v[2]])
-_json_cell(v) = v
-
 # JSON documents are built from Pair{String,Any} vectors rather than named
 # tuples: one writer method serves every table instead of one
-# specialisation per row shape.
+# specialisation per row shape.  They are written as typed literals,
+# `Pair{String,Any}[...]`: an untyped literal of pairs with different value
+# types calls `Base.vect` with a signature Julia widens to `Vararg{Any}`,
+# which cannot be compiled ahead into a system image.
 const JSONObject = Vector{Pair{String,Any}}
+
+_json_cell(v::Tuple{Real,Real}) = Pair{String,Any}["value" => v[1], "error" => v[2]]
+_json_cell(v) = v
 
 function table_json(t::Table)
     rows = Any[]
     for r in t.rows
         push!(rows, JSONObject([header(t.columns[j]) => _json_cell(r[j]) for j in 1:ncols(t)]))
     end
-    JSONObject(["title" => t.title, "columns" => Any[header(c) for c in t.columns], "rows" => rows])
+    Pair{String,Any}["title" => t.title, "columns" => Any[header(c) for c in t.columns], "rows" => rows]
 end
 
 format_table(io::IO, t::Table, f::JSONFormat) = write_json(io, table_json(t); indent=f.indent)

@@ -153,18 +153,23 @@ function write_report(io::IO, r::Report, f::LaTeXFormat)
     nothing
 end
 
-_block_json(b::Paragraph) = JSONObject(["type" => "paragraph", "text" => b.text])
-_block_json(b::Preformatted) = JSONObject(["type" => "preformatted", "text" => b.text])
-_block_json(b::TableBlock) = JSONObject(["type" => "table", "table" => table_json(b.table)])
+# Typed literals (a JSONObject, see formats.jl): `["type" => "table",
+# "table" => ...]` mixes value types and would call `Base.vect` with a
+# signature widened to `Vararg{Any}`, which cannot be compiled ahead into a
+# system image.
+_block_json(b::Paragraph) = Pair{String,Any}["type" => "paragraph", "text" => b.text]
+_block_json(b::Preformatted) = Pair{String,Any}["type" => "preformatted", "text" => b.text]
+_block_json(b::TableBlock) = Pair{String,Any}["type" => "table", "table" => table_json(b.table)]
 _block_json(b::KeyValues) =
-    JSONObject(["type" => "values", "values" => JSONObject([k => _json_cell(v) for (k, v) in b.pairs])])
+    Pair{String,Any}["type" => "values", "values" => JSONObject([k => _json_cell(v) for (k, v) in b.pairs])]
 
 function report_json(r::Report)
     sections = Any[]
     for s in r.sections
-        push!(sections, JSONObject(["title" => s.title, "blocks" => Any[_block_json(b) for b in s.blocks]]))
+        blocks = Any[_block_json(b) for b in s.blocks]
+        push!(sections, Pair{String,Any}["title" => s.title, "blocks" => blocks])
     end
-    JSONObject(["title" => r.title, "meta" => JSONObject(r.meta), "sections" => sections])
+    Pair{String,Any}["title" => r.title, "meta" => JSONObject(r.meta), "sections" => sections]
 end
 
 write_report(io::IO, r::Report, f::JSONFormat) = write_json(io, report_json(r); indent=f.indent)

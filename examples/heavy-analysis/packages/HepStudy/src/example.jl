@@ -64,8 +64,11 @@ function heavy_example(io::IO = stdout; cfg::StudyConfig = StudyConfig())
     sca = dijet_masses("ca08", ev64, CambridgeAachen(0.8))
     data = [run_data_fits(s64, results.Float64.analyses[1].mjj, cfg),
             run_data_fits(sca, results.Float64.analyses[5].mjj, cfg)]
-    data_syst = ["antikt04 Float64" => run_data_systematics(s64),
-                 "antikt04 Float32" => run_data_systematics(s32)]
+    # Typed: the two tables differ in type (Float64, Float32), and an untyped
+    # literal of them calls `Base.vect` with a signature Julia widens to
+    # `Vararg{Any}`, which cannot be compiled ahead into a system image.
+    data_syst = Pair{String,SystematicsTable}["antikt04 Float64" => run_data_systematics(s64),
+                                              "antikt04 Float32" => run_data_systematics(s32)]
 
     toy64 = run_toy_fits(Float64, cfg)
     toy32 = run_toy_fits(Float32, cfg; full=false)

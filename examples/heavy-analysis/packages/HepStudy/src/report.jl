@@ -1,4 +1,10 @@
 # Assemble everything into one HepReport document.
+#
+# The tables' columns are typed literals, `Column[...]`: columns with
+# different formatters have different types (`Column{Fixed}`,
+# `Column{Sci}`, ...), and an untyped literal of them calls `Base.vect`
+# with a signature Julia widens to `Vararg{Any}`, which cannot be compiled
+# ahead into a system image.
 
 # A fixed parameter has no error: show the value it was held at.
 function _pm_or_fixed(t::Tuple{Float64,Float64})
@@ -7,12 +13,12 @@ function _pm_or_fixed(t::Tuple{Float64,Float64})
 end
 
 function fit_table(title::AbstractString, rows::AbstractVector{FitSummary})
-    t = Table([Column("model"; align=:left), Column("objective"; align=:left),
-               Column("precision"; align=:left), Column("method"; align=:left),
-               Column("ok"), Column("mean"; unit="GeV", format=_pm_or_fixed),
-               Column("width"; unit="GeV", format=_pm_or_fixed),
-               Column("signal"; format=_pm_or_fixed), Column("fval"; format=Fixed(3)),
-               Column("edm"; format=Sci(2)), Column("calls"), Column("gof")];
+    t = Table(Column[Column("model"; align=:left), Column("objective"; align=:left),
+                     Column("precision"; align=:left), Column("method"; align=:left),
+                     Column("ok"), Column("mean"; unit="GeV", format=_pm_or_fixed),
+                     Column("width"; unit="GeV", format=_pm_or_fixed),
+                     Column("signal"; format=_pm_or_fixed), Column("fval"; format=Fixed(3)),
+                     Column("edm"; format=Sci(2)), Column("calls"), Column("gof")];
               title=title)
     for s in rows
         addrow!(t, s.label, s.objective, s.precision, s.method, s.converged, s.position,
@@ -22,9 +28,9 @@ function fit_table(title::AbstractString, rows::AbstractVector{FitSummary})
 end
 
 function precision_table(t64::ToyFitResults{Float64}, t32::ToyFitResults{Float32})
-    t = Table([Column("model"; align=:left), Column("objective"; align=:left),
-               Column("|dmean|/sigma"; format=Sci(2)),
-               Column("|dfval|"; format=Sci(2)), Column("both converged")];
+    t = Table(Column[Column("model"; align=:left), Column("objective"; align=:left),
+                     Column("|dmean|/sigma"; format=Sci(2)),
+                     Column("|dfval|"; format=Sci(2)), Column("both converged")];
               title="Float32 against Float64, same fits")
     for b in t32.summaries
         k = findfirst(a -> (a.label, a.objective, a.method) == (b.label, b.objective, b.method),
@@ -38,8 +44,8 @@ function precision_table(t64::ToyFitResults{Float64}, t32::ToyFitResults{Float32
 end
 
 function scan_table(toy::ToyFitResults)
-    t = Table([Column("sig.mean"; unit="GeV", format=Fixed(2)),
-               Column("2 dNLL"; format=Fixed(3))];
+    t = Table(Column[Column("sig.mean"; unit="GeV", format=Fixed(2)),
+                     Column("2 dNLL"; format=Fixed(3))];
               title=string("profile of the signal mass, ", precision_name(eltype(toy.data))))
     for (g, s) in zip(toy.scan_grid, toy.scan)
         addrow!(t, Float64(g), Float64(s))
@@ -71,8 +77,9 @@ function syst_table(tab::SystematicsTable)
 end
 
 function bootstrap_table(ref::FitResult, b::BootstrapResult)
-    t = Table([Column("parameter"; align=:left), Column("fit"), Column("hessian error"; format=SigDigits(3)),
-               Column("bootstrap error"; format=SigDigits(3)), Column("68% interval"; align=:left)];
+    t = Table(Column[Column("parameter"; align=:left), Column("fit"),
+                     Column("hessian error"; format=SigDigits(3)),
+                     Column("bootstrap error"; format=SigDigits(3)), Column("68% interval"; align=:left)];
               title=string(nreplicas(b), " Poisson-bootstrap replicas"))
     be = bootstrap_errors(b)
     for (q, p) in enumerate(SIGNAL_PARS)
@@ -84,7 +91,7 @@ function bootstrap_table(ref::FitResult, b::BootstrapResult)
 end
 
 function propagation_table(tp::ToyPropagation)
-    t = Table([Column("quantity"; align=:left), Column("linear"), Column("toys")];
+    t = Table(Column[Column("quantity"; align=:left), Column("linear"), Column("toys")];
               title=string("fit covariance propagated (", tp.ntoys, " toys)"))
     for (i, n) in enumerate(DERIVED)
         addrow!(t, n, (Float64(tp.linear_value[i]), sqrt(Float64(tp.linear_cov[i, i]))),
@@ -94,8 +101,8 @@ function propagation_table(tp::ToyPropagation)
 end
 
 function combination_table(labels, vals, errs, blue::BLUEResult)
-    t = Table([Column("model"; align=:left), Column("mean"; unit="GeV"),
-               Column("BLUE weight"; format=Fixed(3))];
+    t = Table(Column[Column("model"; align=:left), Column("mean"; unit="GeV"),
+                     Column("BLUE weight"; format=Fixed(3))];
               title="signal mass, BLUE combination")
     for i in eachindex(labels)
         addrow!(t, labels[i], (Float64(vals[i]), Float64(errs[i])), Float64(blue.weights[i]))
@@ -105,10 +112,10 @@ function combination_table(labels, vals, errs, blue::BLUEResult)
 end
 
 function data_table(fits::AbstractVector)
-    t = Table([Column("sample"; align=:left), Column("precision"; align=:left), Column("selected"),
-               Column("resonance"), Column("mean"; unit="GeV"), Column("sigma"; unit="GeV"),
-               Column("frac_sig"), Column("Z"; format=Fixed(2)),
-               Column("hist chi2 fit"; align=:left)];
+    t = Table(Column[Column("sample"; align=:left), Column("precision"; align=:left), Column("selected"),
+                     Column("resonance"), Column("mean"; unit="GeV"), Column("sigma"; unit="GeV"),
+                     Column("frac_sig"), Column("Z"; format=Fixed(2)),
+                     Column("hist chi2 fit"; align=:left)];
               title="dijet masses from the generated events")
     for d in fits
         s = d.sample
@@ -134,8 +141,8 @@ function data_syst_table(name::AbstractString, tab::SystematicsTable)
 end
 
 function special_table(checks)
-    t = Table([Column("function"; align=:left), Column("Float32 rel. dev."; format=Sci(2)),
-               Column("Float64 rel. dev."; format=Sci(2))];
+    t = Table(Column[Column("function"; align=:left), Column("Float32 rel. dev."; format=Sci(2)),
+                     Column("Float64 rel. dev."; format=Sci(2))];
               title=string("worst deviation from BigFloat(", precision(BigFloat), ")"))
     for (n, (a, b)) in checks
         addrow!(t, n, a, b)
