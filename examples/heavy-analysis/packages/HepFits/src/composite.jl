@@ -16,8 +16,14 @@ struct Mixture{T,C<:Tuple} <: AbstractShape{T}
     names::Vector{String}
 end
 
-function Mixture(components::AbstractShape...; fractions::AbstractVector{<:Real},
-                 names::AbstractVector{<:AbstractString}=["c$i" for i in 1:length(components)])
+# `Vararg{AbstractShape,N}` with `where N` makes Julia specialise on the
+# number and types of the components.  For `components::AbstractShape...`
+# it does not, the element type `T` below is then known only at run time,
+# and `promote_type` and `T.(fractions)` are dispatched at run time to small
+# methods that a system image holds without native code: every job would
+# compile them.
+function Mixture(components::Vararg{AbstractShape,N}; fractions::AbstractVector{<:Real},
+                 names::AbstractVector{<:AbstractString}=["c$i" for i in 1:N]) where {N}
     n = length(components)
     length(fractions) == n - 1 || throw(ArgumentError("a mixture of $n shapes needs $(n - 1) fractions"))
     length(names) == n || throw(ArgumentError("need one name per component"))
@@ -38,8 +44,9 @@ struct Extended{T,C<:Tuple} <: AbstractShape{T}
     names::Vector{String}
 end
 
-function Extended(components::AbstractShape...; yields::AbstractVector{<:Real},
-                  names::AbstractVector{<:AbstractString}=["c$i" for i in 1:length(components)])
+# `Vararg{AbstractShape,N}`: see `Mixture`.
+function Extended(components::Vararg{AbstractShape,N}; yields::AbstractVector{<:Real},
+                  names::AbstractVector{<:AbstractString}=["c$i" for i in 1:N]) where {N}
     n = length(components)
     length(yields) == n || throw(ArgumentError("need one yield per component"))
     length(names) == n || throw(ArgumentError("need one name per component"))

@@ -20,25 +20,48 @@ nsources(t::SystematicsTable) = length(t.sources)
 Run `measure(x, w)::AbstractVector` on the nominal sample and on every
 variation of every systematic and tabulate the shifts.
 """
-function evaluate_systematics(measure, x::AbstractVector{T}, w::AbstractVector{T}, systs;
-                              quantities::AbstractVector{<:AbstractString}) where {T}
+function evaluate_systematics(measure::F, x::AbstractVector{T}, w::AbstractVector{T}, systs;
+                              quantities::AbstractVector{<:AbstractString}) where {F,T}
+    # `measure::F` (here and below) makes Julia specialise on the function:
+    # it does not for a function argument it only passes on, as to a
+    # splatted call, and what `measure(...)` returns would have a type known
+    # only at run time (`T.(...)` dispatched at run time).
     nom = T.(measure(apply(Nominal(), x, w)...))
     nq = length(nom)
     length(quantities) == nq || throw(ArgumentError("measure returned $nq values for $(length(quantities)) quantities"))
     ns = length(systs)
     up = fill(T(NaN), ns, nq)
     down = fill(T(NaN), ns, nq)
-    names = String[]
-    for (k, s) in enumerate(systs)
-        push!(names, s.name)
-        _shift!(up, k, measure, s.up, x, w, nom)
-        _shift!(down, k, measure, s.down, x, w, nom)
-    end
+    names = _shift_all!(String[], up, down, measure, systs, x, w, nom)
     SystematicsTable{T}(String.(quantities), nom, names, up, down)
 end
 
+# A tuple of systematics of different types is walked by recursion, one call
+# per element with its type known.  A `for` loop over it gives each element
+# a type known only at run time, the `_shift!` calls are then dispatched at
+# run time, and the `::Nothing` one, small enough to be inlined, is held in
+# a system image without native code: every job would compile it.
+_shift_all!(names, up, down, measure, ::Tuple{}, x, w, nom) = names
+function _shift_all!(names, up, down, measure::F, systs::Tuple, x, w, nom) where {F}
+    _shift_one!(names, up, down, measure, first(systs), x, w, nom)
+    _shift_all!(names, up, down, measure, Base.tail(systs), x, w, nom)
+end
+function _shift_all!(names, up, down, measure::F, systs, x, w, nom) where {F}
+    for s in systs
+        _shift_one!(names, up, down, measure, s, x, w, nom)
+    end
+    names
+end
+
+function _shift_one!(names, up, down, measure::F, s, x, w, nom) where {F}
+    push!(names, s.name)
+    k = length(names)
+    _shift!(up, k, measure, s.up, x, w, nom)
+    _shift!(down, k, measure, s.down, x, w, nom)
+end
+
 _shift!(out, k, measure, ::Nothing, x, w, nom) = out
-function _shift!(out::Matrix{T}, k, measure, v::AbstractVariation, x, w, nom) where {T}
+function _shift!(out::Matrix{T}, k, measure::F, v::AbstractVariation, x, w, nom) where {F,T}
     r = measure(apply(v, x, w)...)
     for q in eachindex(nom)
         out[k, q] = T(r[q]) - nom[q]
