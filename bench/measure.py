@@ -14,10 +14,12 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tools"))
 from checkout import DD_RUN, JULIA, PYTHON, stock_julia, wrapper_variant  # noqa: E402
+from depotdelivery.levels import parse_level  # noqa: E402
 
 
 def timed(cmd: list[str], env: dict | None = None, cwd: str = "/tmp") -> float:
@@ -69,6 +71,58 @@ def overhead(channel: str, image_id: str, variant: str, config: str, store_view:
         w.append(timed([DD_RUN, "--channel", channel, "--", "julia", "-e", "nothing"], env=env))
         b.append(timed([*bare, "-e", "nothing"], env=bare_env))
     return {"wrapper_s": w, "bare_s": b}
+
+
+def image_shapes(shapes: dict[str, str], workload: str, n: int) -> dict:
+    """Each way of building the example (name -> build folder), side by
+    side: bytes, `julia -J IMG -e nothing`, the workload on this CPU (the
+    variant a node here picks) and under an emulated baseline CPU
+    (`-C x86-64`, the lowest variant); stock `julia -e nothing` alongside.
+    Runs are interleaved so every shape sees the same machine state."""
+    out: dict = {"stock_sysimage_bytes": os.path.getsize(_stock_sysimage()), "stock_e_nothing_s": [],
+                 "shapes": {}}
+    plans = {}
+    for name, build in shapes.items():
+        with open(os.path.join(build, "manifest.json")) as f:
+            variants = sorted(json.load(f)["variants"], key=lambda v: parse_level(v["level"]))
+        with open(os.path.join(build, "build.json")) as f:
+            stats = json.load(f)
+        host = _host_variant(variants)
+        so = {v["level"]: os.path.join(build, "image", v["sysimage"]) for v in variants}
+        argv = [JULIA, f"--project={build}/image/project"]
+        plans[name] = (argv, so[host], so[variants[0]["level"]])
+        out["shapes"][name] = {
+            "variants": {v["level"]: {"cpu_target": v["cpu_target"], "bytes": os.path.getsize(so[v["level"]]),
+                                      "up_to": v.get("up_to", "")} for v in variants},
+            "node_variant": host, "node_bytes": os.path.getsize(so[host]),
+            "build_s": stats["total_s"], "stdlibs": stats.get("stdlibs", {}).get("kept"),
+            "runtime_compiled": stats.get("runtime_compiled"),
+            "e_nothing_s": [], "workload_s": [], "workload_baseline_cpu_s": []}
+    # Packages live in the image: no depot is needed, an empty one proves it.
+    env = dict(os.environ, JULIA_PKG_SERVER="", JULIA_DEPOT_PATH=tempfile.mkdtemp(prefix="dd-bench-depot-"),
+               JULIA_LOAD_PATH="@:@stdlib")
+    for _ in range(n):
+        out["stock_e_nothing_s"].append(timed([JULIA, "--startup-file=no", "-e", "nothing"], env=env))
+        for name, (argv, node_so, low_so) in plans.items():
+            r = out["shapes"][name]
+            r["e_nothing_s"].append(timed([*argv, "-J", node_so, "-e", "nothing"], env=env))
+            r["workload_s"].append(timed([*argv, "-J", node_so, workload], env=env))
+            r["workload_baseline_cpu_s"].append(timed([*argv, "-J", low_so, "-C", "x86-64", workload], env=env))
+    return out
+
+
+def _stock_sysimage() -> str:
+    p = subprocess.run([JULIA, "--startup-file=no", "-e", "print(unsafe_string(Base.JLOptions().image_file))"],
+                       capture_output=True, text=True, check=True)
+    return p.stdout.strip()
+
+
+def _host_variant(variants: list[dict]) -> str:
+    """The highest variant this CPU runs (what the wrapper would pick)."""
+    from depotdelivery.detect import detect_level
+    host = detect_level()
+    ok = [v["level"] for v in variants if host is None or parse_level(v["level"]) <= host]
+    return ok[-1] if ok else variants[0]["level"]
 
 
 def verification_in_child(config: str, channel: str, store_view: str, cache: str) -> dict:

@@ -9,7 +9,9 @@ import json
 import statistics
 
 TARGETS = {"image_vs_cold_heavy": 30.0, "wrapper_overhead_ms": 10.0, "cached_verification_ms": 5.0,
-           "first_verification_gbs": 1.0, "concurrent_p99_over_p50": 1.3}
+           "first_verification_gbs": 1.0, "concurrent_p99_over_p50": 1.3,
+           "image_over_stock_bytes": 0.5, "image_over_stock_e_nothing": 1.0, "runtime_compiled": 0}
+DEFAULT_SHAPE = "per level, slim (default)"
 
 
 def med(xs):
@@ -54,12 +56,50 @@ def summarize(results: dict) -> tuple[dict, list[tuple[str, str, str, bool]]]:
          f"p99 <= {TARGETS['concurrent_p99_over_p50']}x p50",
          p99 / p50 <= TARGETS["concurrent_p99_over_p50"] and ok_codes == len(c["codes"])),
     ]
-    figures = {"projects": projects, "wrapper_overhead_ms": ov_ms, "cached_verification_ms": cached_ms,
+    shapes = shape_figures(results.get("image_shapes"))
+    if shapes:
+        d = shapes["shapes"][DEFAULT_SHAPE]
+        checks += [
+            ("example image bytes vs Julia's own image",
+             f"{d['node_bytes'] / 2**20:.1f} MiB / {shapes['stock_sysimage_bytes'] / 2**20:.1f} MiB = "
+             f"{d['bytes_over_stock']:.2f}x", f"<= {TARGETS['image_over_stock_bytes']}x",
+             d["bytes_over_stock"] <= TARGETS["image_over_stock_bytes"]),
+            ("julia -J image -e nothing vs stock julia -e nothing",
+             f"{d['e_nothing'] * 1000:.0f} ms / {shapes['stock_e_nothing'] * 1000:.0f} ms = "
+             f"{d['e_nothing_over_stock']:.2f}x", f"<= {TARGETS['image_over_stock_e_nothing']}x",
+             d["e_nothing_over_stock"] <= TARGETS["image_over_stock_e_nothing"])]
+    for name, p in results["projects"].items():
+        rc = p.get("runtime_compiled")
+        if rc:
+            worst = max(rc.values())
+            checks.append((f"methods compiled at run time, {name}", f"{worst} ({', '.join(f'{k} {v}' for k, v in sorted(rc.items()))})",
+                           f"= {TARGETS['runtime_compiled']}", worst == TARGETS["runtime_compiled"]))
+        elif rc is not None:
+            checks.append((f"methods compiled at run time, {name}", "0", f"= {TARGETS['runtime_compiled']}", True))
+    figures = {"projects": projects, "image_shapes": shapes, "wrapper_overhead_ms": ov_ms, "cached_verification_ms": cached_ms,
                "phases_ms": phases(c.get("phases", [])),
                "first_verification_gbs": gbs, "verified_variant": v.get("variant", ""),
                "concurrent_p50_s": p50, "concurrent_p99_s": p99, "targets": TARGETS,
                "met": {what: ok for what, _, _, ok in checks}}
     return figures, checks
+
+
+def shape_figures(r: dict | None) -> dict:
+    """Medians and ratios of each way of building the example (bench/measure.py image_shapes)."""
+    if not r:
+        return {}
+    stock = med(r["stock_e_nothing_s"])
+    out: dict = {"stock_e_nothing": stock, "stock_sysimage_bytes": r["stock_sysimage_bytes"], "shapes": {}}
+    for name, s in r["shapes"].items():
+        out["shapes"][name] = {
+            "node_variant": s["node_variant"], "node_bytes": s["node_bytes"],
+            "all_bytes": sum(v["bytes"] for v in s["variants"].values()), "n_variants": len(s["variants"]),
+            "bytes_over_stock": s["node_bytes"] / r["stock_sysimage_bytes"], "build_s": s["build_s"],
+            "e_nothing": med(s["e_nothing_s"]), "e_nothing_over_stock": med(s["e_nothing_s"]) / stock,
+            "workload": med(s["workload_s"]), "workload_baseline_cpu": med(s["workload_baseline_cpu_s"]),
+            "stdlibs": len(s["stdlibs"]) if s.get("stdlibs") else "all",
+            "runtime_compiled": s.get("runtime_compiled")}
+    return out
 
 
 def phases(rows: list[dict]) -> dict:
@@ -118,6 +158,17 @@ def render(results: dict, figures: dict, checks: list) -> str:
                     + ", ".join(f"{k.replace('_', ' ')} {d['p50']:.0f} / {d['p99']:.0f}"
                                 for k, d in ph.items() if k != "ways")
                     + "; ways: " + ", ".join(f"{k} {n}" for k, n in ph["ways"].items()))
+    sh = figures.get("image_shapes") or {}
+    if sh:
+        rows.append("")
+        rows.append(f"the example, built each way (stock julia -e nothing {sh['stock_e_nothing'] * 1000:.0f} ms; "
+                    f"Julia's own image {sh['stock_sysimage_bytes'] / 2**20:.1f} MiB):")
+        rows.append(f"  {'shape':28s} {'stdlibs':>7s} {'build':>7s} {'per node':>9s} {'all':>9s} {'-e nothing':>10s} "
+                    f"{'workload':>9s} {'at -C x86-64':>12s}")
+        for name, d in sh["shapes"].items():
+            rows.append(f"  {name:28s} {d['stdlibs']!s:>7s} {d['build_s']:6.0f}s {d['node_bytes'] / 2**20:7.1f}Mi "
+                        f"{d['all_bytes'] / 2**20:7.1f}Mi {d['e_nothing'] * 1000:8.0f}ms {d['workload']:8.3f}s "
+                        f"{d['workload_baseline_cpu']:11.3f}s")
     rows.append("")
     for what, value, target, ok in checks:
         rows.append(f"  {what:48s} {value:40s} target {target:18s} {'met' if ok else 'NOT MET'}")

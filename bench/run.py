@@ -12,6 +12,7 @@ This file sets up (build, publish, mount, site config) and runs the
 measurements of bench/measure.py; bench/report.py makes the figures.
 """
 
+import hashlib
 import json
 import os
 import shutil
@@ -36,6 +37,7 @@ N_COLD = int(os.environ.get("BENCH_N_COLD", "3"))
 N_RUNS = int(os.environ.get("BENCH_N_RUNS", "10"))
 N_OVERHEAD = int(os.environ.get("BENCH_N_OVERHEAD", "40"))
 N_CONCURRENT = int(os.environ.get("BENCH_N_CONCURRENT", "200"))
+N_SHAPE_RUNS = int(os.environ.get("BENCH_N_SHAPE_RUNS", "10"))
 
 
 def sh(cmd, **kw):
@@ -47,18 +49,60 @@ def sh(cmd, **kw):
     return p
 
 
-def build_and_publish(name, sources, key):
+def build(name, sources, tag="", flags=()):
+    """Build an example for x86-64 and x86-64-v3 into WORK/<name><tag>,
+    unless a build from the same sources and flags is there.  -> its folder"""
     project = os.path.join(EXAMPLES, name)
-    out = os.path.join(WORK, name)
-    if not os.path.exists(os.path.join(out, "manifest.json")):
-        reg = os.path.join(WORK, f"registry-{name}")
-        shutil.rmtree(reg, ignore_errors=True)
-        pkgs = sorted(os.path.join(EXAMPLES, s, "packages", p) for s in sources
-                      for p in os.listdir(os.path.join(EXAMPLES, s, "packages")))
-        url = sh([DD, "registry", "create", *pkgs, "--out", reg], capture_output=True, text=True).stdout.strip()
-        print(f"bench: building {name} for x86-64 and x86-64-v3 (a few minutes) ...", flush=True)
-        sh([DD, "build", project, "--levels", "x86-64,x86-64-v3", "--workload", os.path.join(project, "workload.jl"),
-            "--out", out, "--registry", url, "--store-path", NODE_VIEW, "--json"], stdout=subprocess.DEVNULL)
+    out = os.path.join(WORK, name + tag)
+    stamp = out + ".inputs"
+    key = inputs_key(project, *[os.path.join(EXAMPLES, s) for s in sources], *flags)
+    if os.path.exists(os.path.join(out, "manifest.json")) and _read(stamp) == key:
+        return out
+    reg = os.path.join(WORK, f"registry-{name}")
+    shutil.rmtree(reg, ignore_errors=True)
+    pkgs = sorted(os.path.join(EXAMPLES, s, "packages", p) for s in sources
+                  for p in os.listdir(os.path.join(EXAMPLES, s, "packages")))
+    url = sh([DD, "registry", "create", *pkgs, "--out", reg], capture_output=True, text=True).stdout.strip()
+    print(f"bench: building {name}{tag} for x86-64 and x86-64-v3 {' '.join(flags)} (a few minutes) ...",
+          flush=True)
+    sh([DD, "build", project, "--levels", "x86-64,x86-64-v3", "--workload", os.path.join(project, "workload.jl"),
+        "--out", out, "--registry", url, "--store-path", NODE_VIEW, "--json", *flags], stdout=subprocess.DEVNULL)
+    with open(stamp, "w") as f:
+        f.write(key)
+    return out
+
+
+def inputs_key(*things):
+    """The builder's sources, the examples' files and the flags: a bench
+    never measures an image an older builder made."""
+    h = hashlib.sha256()
+    tops = [os.path.join(REPO, "build"), os.path.join(REPO, "wrapper", "julia"),
+            os.path.join(REPO, "depotdelivery", "julia.py"), os.path.join(REPO, "depotdelivery", "model.py")]
+    for top in [*tops, *things]:
+        if not os.path.exists(top):
+            h.update(top.encode())
+            continue
+        walk = [(os.path.dirname(top), [], [os.path.basename(top)])] if os.path.isfile(top) else os.walk(top)
+        for dirpath, dirnames, files in walk:
+            dirnames.sort()
+            for n in sorted(files):
+                if n.endswith(".pyc"):
+                    continue
+                with open(os.path.join(dirpath, n), "rb") as f:
+                    h.update(n.encode() + f.read())
+    return h.hexdigest()
+
+
+def _read(path):
+    try:
+        with open(path) as f:
+            return f.read()
+    except FileNotFoundError:
+        return ""
+
+
+def build_and_publish(name, sources, key):
+    out = build(name, sources)
     p = sh([DD, "publish", out, "--store", STORE, "--key", key, "--channel", name, "--json"],
            capture_output=True, text=True)
     with open(os.path.join(out, "build.json")) as f:
@@ -96,7 +140,14 @@ def machine():
     return {"cores": os.cpu_count(), "uname": os.uname().release, "cpu": cpu}
 
 
-def measure_all(built, config, cache):
+# The example built the other ways a site could ship it, measured beside
+# the default (one slim image per level): Julia's own image with every
+# standard library under each level's image, and one multi-target image.
+SHAPES = [("per level, slim (default)", "", ()), ("per level, all stdlibs", "-all-stdlibs", ("--stdlibs", "all")),
+          ("multi-target, slim", "-multi", ("--multi-target",))]
+
+
+def measure_all(built, config, cache, shapes):
     results = {"machine": machine(), "projects": {}}
     for name, (out, image_id, stats) in built.items():
         print(f"bench: launch times for {name} ...", flush=True)
@@ -105,6 +156,7 @@ def measure_all(built, config, cache):
         r["build"] = {lvl: {"compile_s": v["compile_s"], "size_bytes": v["size"]}
                       for lvl, v in stats["variants"].items()}
         r["build"]["total_s"] = stats["total_s"]
+        r["runtime_compiled"] = stats.get("runtime_compiled")
         r["publish"] = stats["publish"]
         results["projects"][name] = r
     first = next(iter(built))
@@ -114,6 +166,10 @@ def measure_all(built, config, cache):
     results["overhead"] = measure.overhead(first, image_id, variant, config, NODE_VIEW, N_OVERHEAD)
     results["verification"] = measure.verification_in_child(config, first, NODE_VIEW, cache)
     results["concurrent"] = measure.concurrent(first, config, cache, N_CONCURRENT)
+    if shapes:
+        print("bench: image shapes of the example side by side ...", flush=True)
+        results["image_shapes"] = measure.image_shapes(shapes, os.path.join(EXAMPLES, first, "workload.jl"),
+                                                       N_SHAPE_RUNS)
     return results
 
 
@@ -127,9 +183,12 @@ def main():
             print(f"bench: {name} not found, skipped")
             continue
         built[name] = build_and_publish(name, sources, key + ".key")
+    shapes = {}
+    if "hep-analysis" in built:
+        shapes = {label: build("hep-analysis", ["hep-analysis"], tag, flags) for label, tag, flags in SHAPES}
     config, cache = mount_and_configure(key)
     try:
-        results = measure_all(built, config, cache)
+        results = measure_all(built, config, cache, shapes)
     except RuntimeError as e:
         sys.exit(f"bench: {e}")
     finally:

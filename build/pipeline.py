@@ -21,6 +21,9 @@ from __future__ import annotations
 
 import concurrent.futures
 import contextlib
+import functools
+import glob
+import hashlib
 import json
 import os
 import pty
@@ -44,6 +47,7 @@ from depotdelivery.levels import Level
 from depotdelivery.model import FileEntry, ImageManifest, PackagePin, Variant, utc_text
 from depotdelivery.progress import Reporter
 
+from .baseimage import StdlibChoice, choose_stdlibs, named_in_trace, read_stdlib_deps, rewrite_sysimg
 from .project import JuliaProject, check_registered, is_within, read_project
 from .registry import tree_sha1
 
@@ -112,6 +116,13 @@ class BuildRequest:
     jobs: int = 0  # parallel variant compiles; 0 = by cores and memory
     name: str = ""
     lazy_artifacts: bool = True  # lazy artifacts go into the image too (nodes never download)
+    # "needed": a slim base with only the standard libraries the project and
+    # workload need (baseimage.py); "all": over Julia's own image, all of them.
+    stdlibs: str = "needed"
+    keep_stdlibs: tuple[str, ...] = ()  # kept in a slim base besides the needed ones
+    # One image for all levels (a clone per level, Julia's release recipe)
+    # instead of one image per level.
+    multi_target: bool = False
 
 
 @dataclass
@@ -119,6 +130,13 @@ class BuildResult:
     manifest: ImageManifest
     out: str
     stats: dict = field(default_factory=dict)
+
+
+def build_cache_dir() -> str:
+    """Where builds keep what they can share (slim bases): $DEPOTDELIVERY_BUILD_CACHE,
+    else $XDG_CACHE_HOME/depotdelivery, else ~/.cache/depotdelivery."""
+    return (os.environ.get("DEPOTDELIVERY_BUILD_CACHE") or
+            os.path.join(os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "depotdelivery"))
 
 
 def _jobs(requested: int, n: int) -> int:
@@ -330,7 +348,8 @@ class Builder:
         self.julia_exe = julia_exe
         self.rules = rules
         self.version = rules.version
-        self.targets = {lvl: rules.cpu_target(lvl) for lvl in req.levels}
+        self.targets = ({min(req.levels): rules.multi_cpu_target(req.levels)} if req.multi_target else
+                        {lvl: rules.cpu_target(lvl) for lvl in req.levels})
         self.out = os.path.abspath(req.out)
         self.out_tmp = self.out + ".partial"
         self.depot = os.path.join(self.out_tmp, "pool")  # the build's depot, published as pool/
@@ -342,6 +361,38 @@ class Builder:
         self.env = {**rules.env, "JULIA_DEPOT_PATH": self.julia_depot,
                     "JULIA_PROJECT": os.path.join(self.out_tmp, "image", "project")}
         self.stats: dict = {"timings": {}}
+        # What the workload still compiled on the new images (_coverage).
+        self.runtime_statements: set[str] = set()
+        self.coverage_notes: list[str] = []
+        # Traced statements: Julia's start alone, and what the workload adds.
+        self.startup_statements: set[str] = set()
+        self.workload_statements: set[str] = set()
+
+    @functools.cached_property
+    def julia_dirs(self) -> tuple[str, str]:
+        """(Julia's Base sources, its standard library folder)."""
+        out = self.req.julia._run(["--startup-file=no", "-e", 'println(joinpath(Sys.BINDIR, Base.DATAROOTDIR, '
+                                   '"julia", "base")); println(Sys.STDLIB)'], "to start", 120)
+        base_src, stdlib_dir = out.split("\n")[:2]
+        return base_src, stdlib_dir
+
+    def _check_keep_stdlibs(self) -> None:
+        """Names to keep are checked before anything is built."""
+        if not self.slim or not (self.req.keep_stdlibs or self.project.keep_stdlibs):
+            return
+        stdlib_dir = self.julia_dirs[1]
+        for where, names in (("--keep-stdlib", self.req.keep_stdlibs),
+                             (os.path.join(self.project.dir, "Project.toml") + ": [depotdelivery] keep-stdlibs",
+                              self.project.keep_stdlibs)):
+            for n in names:
+                if not os.path.isfile(os.path.join(stdlib_dir, n, "Project.toml")):
+                    raise UsageError(f"{where}: {n} is not a standard library of Julia {self.version} "
+                                     f"(those are the folders in {stdlib_dir}); check the name")
+
+    @functools.cached_property
+    def stock_image(self) -> str:
+        """Julia's own system image (next to it: libjulia, which images link)."""
+        return self.req.julia.default_sysimage()
 
     # -- running Julia ---------------------------------------------------------
     def _julia(self, args: list[str], *, env_extra: dict[str, str], what: str,
@@ -383,6 +434,7 @@ class Builder:
 
     def _build(self) -> ImageManifest:
         req, project = self.req, self.project
+        self._check_keep_stdlibs()
         shutil.rmtree(self.out_tmp, ignore_errors=True)  # left by a killed build
         for d in ("logs", "trace", "image/project", "image/variants", "obj", "pool"):
             os.makedirs(os.path.join(self.out_tmp, d), exist_ok=True)
@@ -397,9 +449,15 @@ class Builder:
             with self.rep.step("precompile packages"):
                 self._julia([os.path.join(JULIA_DIR, "instantiate.jl")],
                             env_extra={**self.env, "DD_STEP": "precompile"}, what="precompile")
-            statements = self._trace() if req.workload else self._empty_trace()
-            self._compile_all(project, statements)
+            statements = self._trace()
+            base, choice = self._base_image(project, statements)
+            self._compile_all(project, statements, base, choice)
+            # A second pass follows only when there is something to add.
             self.stats["runtime_compiled"] = self._coverage() if req.workload else None
+            if self.runtime_statements - _statements(statements):
+                self._second_pass(project, statements, base, choice)
+            for note in self.coverage_notes:
+                self.rep.warn(note)
             fingerprints = self._fingerprints()
         with self.rep.step("hash files"):
             manifest = self._manifest(project, fingerprints)
@@ -466,42 +524,129 @@ class Builder:
                         os.utime(p, ns=(SOURCE_MTIME_NS, SOURCE_MTIME_NS))
         # Pkg makes sources read-only; keep them so (publish copies modes).
 
-    def _empty_trace(self) -> str:
-        path = os.path.join(self.out_tmp, "trace", "precompile.jl")
-        with open(path, "w") as f:
-            f.write("")
-        return path
+    @property
+    def slim(self) -> bool:
+        """Whether the variants are compiled over a slim base (baseimage.py)."""
+        return self.req.stdlibs == "needed" and self.rules.slim_base
 
     def _trace(self) -> str:
-        workload = os.path.abspath(self.req.workload)
-        with self.rep.step(f"trace workload under {len(STDIO_KINDS)} stdio kinds"):
-            traces = self._under_every_stdio(lambda kind: [
-                f"--trace-compile={os.path.join(self.out_tmp, 'trace', stdio_label(kind) + '.jl')}", workload],
-                what=f"workload {os.path.basename(workload)}")
+        """Trace what to precompile -> the merged precompile statements.
+
+        Over Julia's own image, only what that image lacks needs tracing.  A
+        slim base has no native code, so there everything a job runs must be
+        traced: with the image's native code switched off, Julia compiles,
+        and --trace-compile lists, every method called, Base's included.
+        That trace also covers Julia's start (`-e`) and an uncaught error's
+        report (startup.jl), which Julia's own image holds compiled."""
+        native = ["--sysimage-native-code=no"] if self.slim else []
+        trace_dir = os.path.join(self.out_tmp, "trace")
+        startup: list[str] = []
+        if self.slim:
+            with self.rep.step(f"trace Julia's start-up under {len(STDIO_KINDS)} stdio kinds"):
+                startup = self._under_every_stdio(lambda kind: [
+                    *native, f"--trace-compile={os.path.join(trace_dir, 'startup-' + stdio_label(kind) + '.jl')}",
+                    "-e", "include(popfirst!(ARGS))", os.path.join(JULIA_DIR, "startup.jl")], what="start-up")
+        workload_traces: list[str] = []
+        if self.req.workload:
+            workload = os.path.abspath(self.req.workload)
+            with self.rep.step(f"trace workload under {len(STDIO_KINDS)} stdio kinds"):
+                workload_traces = self._under_every_stdio(lambda kind: [
+                    *native, f"--trace-compile={os.path.join(trace_dir, stdio_label(kind) + '.jl')}", workload],
+                    what=f"workload {os.path.basename(workload)}")
+        # What the workload adds to Julia's own start (its start loads and
+        # initializes every standard library Julia's image holds): which
+        # standard libraries the workload uses.
+        self.startup_statements = set().union(*map(_statements, startup))
+        self.workload_statements = set().union(*map(_statements, workload_traces)) - self.startup_statements
+        traces = startup + workload_traces
         lines: set[str] = set()
         for t in traces:
-            with open(t, errors="replace") as f:
-                lines.update(l.rstrip("\n") for l in f if l.startswith("precompile("))
-        merged = os.path.join(self.out_tmp, "trace", "precompile.jl")
+            lines |= _statements(t)
+        merged = os.path.join(trace_dir, "precompile.jl")
         with open(merged, "w") as f:
             f.writelines(l + "\n" for l in sorted(lines))
         self.stats["traced_statements"] = len(lines)
         return merged
 
-    def _compile_all(self, project: JuliaProject, statements: str) -> None:
-        base = self.req.julia.default_sysimage()
+    def _base_image(self, project: JuliaProject, statements: str) -> tuple[str, StdlibChoice | None]:
+        """The image the variants are compiled over: Julia's own, or a slim
+        base built from Julia's sources (baseimage.py) -> (path, the choice
+        of standard libraries, None for Julia's own)."""
+        if self.req.stdlibs == "all":
+            return self.stock_image, None
+        if not self.slim:
+            self.rep.warn(f"Julia {self.version}: slim images are verified on {', '.join(VERIFIED_VERSIONS)} "
+                          "only; building over Julia's own image with every standard library")
+            return self.stock_image, None
+        base_src, stdlib_dir = self.julia_dirs
+        if not os.path.isfile(os.path.join(base_src, "sysimg.jl")):
+            raise BuildError(f"Julia's Base sources are not at {base_src} (no sysimg.jl), so no slim image "
+                             "can be built; install Julia's full package or build with --stdlibs all")
+        available = read_stdlib_deps(stdlib_dir)
+        traced = named_in_trace("\n".join(self.workload_statements), available)
+        choice = choose_stdlibs(available, project=[e.name for e in project.entries if e.is_stdlib],
+                                traced=traced, keep=(*self.req.keep_stdlibs, *project.keep_stdlibs))
+        # Julia's start traced statements of every library its own image
+        # initializes; those of libraries left out cannot be precompiled.
+        kept_lines = [l for l in sorted(_statements(statements)) if not named_in_trace(l, choice.left_out)]
+        self.stats["stdlibs"] = {"kept": list(choice.kept), "left_out": list(choice.left_out),
+                                 "why": dict(choice.why),
+                                 "statements_of_left_out": self.stats["traced_statements"] - len(kept_lines)}
+        with open(statements, "w") as f:
+            f.writelines(l + "\n" for l in kept_lines)
+        with open(os.path.join(base_src, "sysimg.jl"), encoding="utf-8") as f:
+            text = rewrite_sysimg(f.read(), choice.kept)
+        # A base depends only on this Julia and the list: builds share it.
+        stock = os.stat(self.stock_image)
+        key = hashlib.sha256("\0".join([str(self.version), os.path.realpath(self.stock_image), str(stock.st_size),
+                                        str(stock.st_mtime_ns), text]).encode()).hexdigest()[:24]
+        cached = os.path.join(build_cache_dir(), "bases", key, "sys.ji")
+        label = f"{len(choice.kept)} of {len(available)} standard libraries ({', '.join(choice.kept)})"
+        if os.path.isfile(cached):
+            self.rep.info(f"slim base with {label}: {cached}")
+            return cached, choice
+        work = os.path.join(self.out_tmp, "obj", "base")
+        src = os.path.join(work, "base")
+        shutil.copytree(base_src, src, symlinks=True)
+        with open(os.path.join(src, "sysimg-depotdelivery.jl"), "w", encoding="utf-8") as f:
+            f.write(text)
+        # Standard libraries come from Julia's own folder; nothing of the
+        # build's depot or project is read.
+        env = {"JULIA_LOAD_PATH": "@stdlib", "JULIA_DEPOT_PATH": os.path.join(work, "depot"),
+               "JULIA_PROJECT": ""}
+        with self.rep.step(f"build a slim base with {label}"):
+            core = os.path.join(work, "corecompiler.ji")
+            sys_ji = os.path.join(work, "sys.ji")
+            # The flags of Julia's own build (base/Makefile, PackageCompiler).
+            self._julia(["--output-ji", core, "-g0", "-O0", "compiler/compiler.jl"], env_extra=env,
+                        what="compile Julia's compiler", cwd=src)
+            self._julia(["--sysimage", core, "-g1", "-O0", "--output-ji", sys_ji, "sysimg-depotdelivery.jl"],
+                        env_extra=env, what="build the slim base", cwd=src)
+        try:
+            os.makedirs(os.path.dirname(cached), exist_ok=True)
+            tmp = f"{cached}.{os.getpid()}.tmp"
+            shutil.copyfile(sys_ji, tmp)
+            os.replace(tmp, cached)
+        except OSError as e:  # a cache is an optimisation: say so, build on
+            self.rep.warn(f"cannot keep the slim base in {os.path.dirname(cached)} ({e.strerror}); "
+                          "set DEPOTDELIVERY_BUILD_CACHE to a writable folder")
+        return sys_ji, choice
+
+    def _compile_all(self, project: JuliaProject, statements: str, base: str,
+                     choice: StdlibChoice | None) -> None:
         names = [name for name, _ in project.deps]
         jobs = _jobs(self.req.jobs, len(self.targets))
         label = ", ".join(f"{lvl}={t}" for lvl, t in self.targets.items())
         self.stats["variants"] = {}
         with self.rep.step(f"compile {len(self.targets)} system image(s) ({label}; {jobs} at a time)"):
             with concurrent.futures.ThreadPoolExecutor(max_workers=jobs) as pool:
-                futs = {pool.submit(self._compile_one, lvl, t, base, names, statements): lvl
+                futs = {pool.submit(self._compile_one, lvl, t, base, names, statements, choice): lvl
                         for lvl, t in self.targets.items()}
                 for fut in concurrent.futures.as_completed(futs):
                     fut.result()
 
-    def _compile_one(self, lvl: Level, target: str, base: str, names: list[str], statements: str) -> None:
+    def _compile_one(self, lvl: Level, target: str, base: str, names: list[str], statements: str,
+                     choice: StdlibChoice | None) -> None:
         obj_dir = os.path.join(self.out_tmp, "obj", lvl.name)
         os.makedirs(obj_dir, exist_ok=True)
         obj = os.path.join(obj_dir, "sys.o")
@@ -512,6 +657,7 @@ class Builder:
                      os.path.join(JULIA_DIR, "sysimage.jl")],
                     env_extra={**self.env, "DD_PACKAGES": ",".join(names), "DD_PRECOMPILE": statements,
                                "DD_STATS": stats_file, "DD_FAILED": failed_list,
+                               "DD_LEFT_OUT": ",".join(choice.left_out) if choice else "",
                                # Julia's start-up calls this version needs (julia.py).
                                "DD_INIT_OUTPUT_O": ",".join(self.rules.output_o_init)},
                     what=f"compile system image {lvl}", timeout=7200)
@@ -519,8 +665,8 @@ class Builder:
         vdir = os.path.join(self.out_tmp, "image", "variants", lvl.name)
         os.makedirs(vdir, exist_ok=True)
         so = os.path.join(vdir, "sys.so")
-        libdir = os.path.dirname(os.path.realpath(base))
-        libjulia = _find_libjulia(base)
+        libdir = os.path.dirname(os.path.realpath(self.stock_image))
+        libjulia = _find_libjulia(self.stock_image)
         cc = shutil.which("gcc") or shutil.which("cc")
         if not cc:
             raise BuildError("no C compiler (gcc) to link the system image; apt-get install gcc")
@@ -545,6 +691,25 @@ class Builder:
             self.rep.warn(f"{counts['failed']} traced statement(s) did not precompile into the {lvl} image "
                           f"(each with its reason in {os.path.join(self.out, 'logs', os.path.basename(failed_list))})")
 
+    def _second_pass(self, project: JuliaProject, statements: str, base: str, choice: StdlibChoice | None) -> None:
+        """Compile once more with what the workload still compiled at run
+        time on the first images.  Tracing misses what Julia's own image
+        ran natively even with its native code switched off (start-up
+        and exit paths entered from C, such as `__init__` and libuv
+        callbacks), and a caller compiled into the image can dispatch to
+        a specialization no traced statement named."""
+        first = dict(self.stats["runtime_compiled"])
+        traced = _statements(statements)
+        new = self.runtime_statements - traced
+        # In the order of the first pass (sorted), as a trace of them all would be.
+        with open(statements, "w") as f:
+            f.writelines(l + "\n" for l in sorted(traced | new))
+        self.runtime_statements = set()
+        with self.rep.step(f"compile again with the {len(new)} method(s) the images still compiled at run time"):
+            self._compile_all(project, statements, base, choice)
+        self.stats["runtime_compiled"] = self._coverage()
+        self.stats["second_pass"] = {"statements_added": len(new), "runtime_compiled_before": first}
+
     def _under_every_stdio(self, args_for, *, what: str) -> list[str]:
         """Run Julia once per stdio kind (two at a time: each run is mostly
         one core); -> the --trace-compile files written."""
@@ -561,7 +726,9 @@ class Builder:
     def _coverage(self) -> dict[str, int]:
         """Run the workload on each variant this machine can run, under every
         stdio kind, with compile tracing: what still compiles at run time
-        despite the image.  -> per variant, the distinct statements."""
+        despite the image.  -> per variant, the distinct statements; what to
+        tell the user goes to `coverage_notes`."""
+        self.coverage_notes = []
         from depotdelivery.detect import detect_level
         host = detect_level()
         workload = os.path.abspath(self.req.workload)
@@ -572,6 +739,9 @@ class Builder:
                 if host is not None and lvl > host:
                     continue
                 so = os.path.join(self.out_tmp, "image", "variants", lvl.name, "sys.so")
+                # Julia writes no trace when it compiles nothing: drop an earlier pass's.
+                for old in glob.glob(os.path.join(self.out_tmp, "trace", f"runtime-{lvl.name}*.jl")):
+                    os.unlink(old)
                 traces = self._under_every_stdio(lambda kind, lvl=lvl, so=so: [
                     "-J", so, "--trace-compile=" + os.path.join(self.out_tmp, "trace",
                                                                 f"runtime-{lvl.name}-{stdio_label(kind)}.jl"),
@@ -579,14 +749,15 @@ class Builder:
                 by_stdio[lvl.name] = {stdio_label(k): _count_statements(t) for k, t in zip(STDIO_KINDS, traces,
                                                                                              strict=True)}
                 compiled = set().union(*(_statements(t) for t in traces))
+                self.runtime_statements |= compiled
                 result[lvl.name] = len(compiled)
                 if compiled:
                     listing = os.path.join(self.out_tmp, "trace", f"runtime-{lvl.name}.jl")
                     with open(listing, "w") as f:
                         f.writelines(s + "\n" for s in sorted(compiled))
                     kinds = ", ".join(f"{k} {n}" for k, n in by_stdio[lvl.name].items() if n)
-                    self.rep.warn(f"{len(compiled)} method(s) still compiled at run time on {lvl} ({kinds}; "
-                                  f"see {listing.replace(self.out_tmp, self.out)})")
+                    self.coverage_notes.append(f"{len(compiled)} method(s) still compiled at run time on {lvl} "
+                                               f"({kinds}; see {listing.replace(self.out_tmp, self.out)})")
         self.stats["runtime_compiled_by_stdio"] = by_stdio
         return result
 
@@ -629,8 +800,9 @@ class Builder:
             if os.path.isdir(os.path.join(self.depot, sub)):
                 for rel, _ in _walk(self.depot, sub):
                     files.append(_entry("pool", self.depot, rel, ""))
+        up_to = max(self.req.levels).name if self.req.multi_target and len(set(self.req.levels)) > 1 else ""
         variants = tuple(Variant(level=lvl.name, cpu_target=t, sysimage=f"variants/{lvl.name}/sys.so",
-                                 fingerprint=fingerprints.get(lvl.name, ""))
+                                 fingerprint=fingerprints.get(lvl.name, ""), up_to=up_to)
                          for lvl, t in sorted(self.targets.items()))
         pins = tuple(PackagePin(e.name, e.uuid, e.version, e.tree_sha1) for e in project.packages)
         workload_sha = hash_file(self.req.workload)[0] if self.req.workload else ""

@@ -85,6 +85,10 @@ class JuliaProject:
     entries: tuple[ManifestEntry, ...]
     project_sha256: str
     manifest_sha256: str
+    # Standard libraries a slim image keeps although nothing needs them:
+    # Project.toml's `[depotdelivery] keep-stdlibs = ["Dates"]` (Julia ignores
+    # tables it does not know).
+    keep_stdlibs: tuple[str, ...] = ()
 
     def entry(self, name: str) -> ManifestEntry:
         for e in self.entries:
@@ -174,7 +178,17 @@ def read_project(project_dir: str) -> JuliaProject:
     return JuliaProject(dir=os.path.abspath(project_dir), name=str(name),
                         deps=tuple(sorted(deps.items())), entries=tuple(entries),
                         project_sha256=hashlib.sha256(pbytes).hexdigest(),
-                        manifest_sha256=hashlib.sha256(mbytes).hexdigest())
+                        manifest_sha256=hashlib.sha256(mbytes).hexdigest(),
+                        keep_stdlibs=_keep_stdlibs(proj, ppath))
+
+
+def _keep_stdlibs(proj: dict, path: str) -> tuple[str, ...]:
+    table = proj.get("depotdelivery", {})
+    keep = table.get("keep-stdlibs", []) if isinstance(table, dict) else None
+    if not isinstance(keep, list) or not all(is_julia_identifier(n) for n in keep):
+        raise UsageError(f"{path}: [depotdelivery] keep-stdlibs must be a list of standard library "
+                         'names, e.g. keep-stdlibs = ["Dates"]')
+    return tuple(keep)
 
 
 def _check_dev_folder(project_dir: str, e: ManifestEntry, mpath: str) -> None:

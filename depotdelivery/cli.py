@@ -147,6 +147,16 @@ def _add_build(commands: Commands) -> None:
     sp.add_argument("--no-lazy-artifacts", dest="lazy_artifacts", action="store_false",
                     help="leave lazy artifacts out of the image (smaller; a job that needs one then fails, "
                          "since nodes never download)")
+    sp.add_argument("--stdlibs", choices=("needed", "all"), default="needed",
+                    help="standard libraries in the images: only those the project and the workload "
+                         "need (default; a slim base built from Julia's sources), or all of them "
+                         "(over Julia's own image)")
+    sp.add_argument("--keep-stdlib", action="append", default=[], metavar="NAME",
+                    help="keep this standard library in a slim image too (repeatable, or comma-separated; "
+                         "a project can list them in Project.toml: [depotdelivery] keep-stdlibs)")
+    sp.add_argument("--multi-target", action="store_true",
+                    help="one image for all --levels (a clone per level, as Julia's release binaries are "
+                         "built) instead of one image per level; see the README for when it pays")
     sp.add_argument("--julia", default="", help=f"Julia to run; the first of: {JULIA_SEARCH}")
     sp.add_argument("--json", action="store_true")
 
@@ -340,7 +350,8 @@ def _build(args):
     req = BuildRequest(project_dir=args.project, levels=parse_levels(args.levels), out=args.out,
                        julia=julia, workload=args.workload, registries=tuple(args.registry),
                        store_path=args.store_path, jobs=args.jobs, name=args.name,
-                       lazy_artifacts=args.lazy_artifacts)
+                       lazy_artifacts=args.lazy_artifacts, stdlibs=args.stdlibs, multi_target=args.multi_target,
+                       keep_stdlibs=tuple(n.strip() for a in args.keep_stdlib for n in a.split(",") if n.strip()))
     res = build(req, Reporter(quiet=args.json))
     m = res.manifest
     rows = [f"built image {m.image_id} ({m.name}) in {res.stats.get('total_s')} s -> {os.path.abspath(res.out)}"]

@@ -110,9 +110,20 @@ class VersionRules:
     # Whether the depot's compiled caches are valid only at the path they
     # were built at (before relocatable depots).
     caches_tied_to_path: bool
+    # Whether a slim base can be built from Julia's sources (sysimg.jl with
+    # its `stdlibs = [...]` list; baseimage.py): verified on 1.5 only.
+    slim_base: bool = False
 
     def cpu_target(self, level: Level) -> str:
         return cpu_target(level, self.version)
+
+    def multi_cpu_target(self, levels: tuple[Level, ...]) -> str:
+        """One --cpu-target for one image holding code for every level, as
+        Julia's release binaries are built: the lowest level's target, then
+        each higher level cloned in full (`clone_all`).  Julia picks the
+        best clone its CPU can run when it loads the image."""
+        names = [cpu_target(lvl, self.version) for lvl in sorted(set(levels))]
+        return ";".join([names[0], *(f"{n},clone_all" for n in names[1:])])
 
 
 def cpu_target(level: Level, version: JuliaVersion) -> str:
@@ -144,7 +155,8 @@ def rules_for(version: JuliaVersion, lowest: Level | None = None) -> VersionRule
         env["JULIA_CPU_TARGET"] = cpu_target(lowest, version)
     return VersionRules(version=version, verified=str(version) in VERIFIED_VERSIONS,
                         output_o_init=init, env=env,
-                        caches_tied_to_path=not version.relocatable_depots)
+                        caches_tied_to_path=not version.relocatable_depots,
+                        slim_base=(version.major, version.minor) == (1, 5))
 
 
 # -- how a Julia process ended ---------------------------------------------------

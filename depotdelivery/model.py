@@ -150,8 +150,13 @@ class Variant:
     cpu_target: str  # the --cpu-target string Julia built it with
     sysimage: str  # image-relative path
     fingerprint: str = ""  # image-relative path of the build's fingerprint
+    # A multi-target image (one image, a clone per level): the highest level
+    # it holds code for.  Selected like any variant, by `level`, its lowest.
+    up_to: str = ""
 
     def __post_init__(self) -> None:
+        if self.up_to and parse_level(self.up_to) < parse_level(self.level):
+            raise ValueError(f"variant up_to {self.up_to} is below its level {self.level}")
         parse_level(self.level)
         check_relpath(self.sysimage)
         if self.fingerprint:
@@ -167,12 +172,14 @@ class Variant:
         d = {"level": self.level, "cpu_target": self.cpu_target, "sysimage": self.sysimage}
         if self.fingerprint:
             d["fingerprint"] = self.fingerprint
+        if self.up_to:
+            d["up_to"] = self.up_to
         return d
 
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> "Variant":
         return cls(level=d["level"], cpu_target=d["cpu_target"],
-                   sysimage=d["sysimage"], fingerprint=d.get("fingerprint", ""))
+                   sysimage=d["sysimage"], fingerprint=d.get("fingerprint", ""), up_to=d.get("up_to", ""))
 
 
 @dataclass(frozen=True)

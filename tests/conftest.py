@@ -91,7 +91,8 @@ def hep_registry(workdir):
 
 
 BUILD_INPUTS = (os.path.join(REPO, "build", "julia"), os.path.join(REPO, "wrapper", "julia"),
-                os.path.join(REPO, "build", "pipeline.py"), os.path.join(REPO, "depotdelivery", "model.py"),
+                os.path.join(REPO, "build", "pipeline.py"), os.path.join(REPO, "build", "baseimage.py"),
+                os.path.join(REPO, "build", "project.py"), os.path.join(REPO, "depotdelivery", "model.py"),
                 os.path.join(REPO, "depotdelivery", "julia.py"))
 
 

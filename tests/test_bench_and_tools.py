@@ -100,3 +100,39 @@ def test_stock_julia_gets_the_packages_without_any_compile_cache(tmp_path):
     (tmp_path / "work" / "stock-depot-t" / "compiled").mkdir()
     checkout.stock_julia(str(build), str(tmp_path / "work"), "-t")
     assert not os.path.exists(os.path.join(depot, "compiled"))
+
+
+def shapes_results(default_bytes, default_e_nothing):
+    """Made-up side-by-side figures of the example built each way."""
+    def shape(node_bytes, e_nothing, variants):
+        return {"variants": {lvl: {"cpu_target": t, "bytes": node_bytes, "up_to": ""} for lvl, t in variants},
+                "node_variant": variants[-1][0], "node_bytes": node_bytes, "build_s": 300.0,
+                "stdlibs": ["SHA"], "runtime_compiled": {"x86-64": 0}, "e_nothing_s": [e_nothing] * 3,
+                "workload_s": [0.7] * 3, "workload_baseline_cpu_s": [0.75] * 3}
+    per_level = [("x86-64", "x86-64"), ("x86-64-v3", "haswell")]
+    return {"stock_sysimage_bytes": 188 * 2**20, "stock_e_nothing_s": [0.20] * 3, "shapes": {
+        report.DEFAULT_SHAPE: shape(default_bytes, default_e_nothing, per_level),
+        "multi-target, slim": shape(default_bytes * 1.4, 0.2, [("x86-64", "x86-64;haswell,clone_all")])}}
+
+
+@pytest.mark.parametrize("bytes_, e_nothing, bytes_met, start_met", [
+    (80 * 2**20, 0.18, True, True), (100 * 2**20, 0.18, False, True), (80 * 2**20, 0.25, True, False)])
+def test_the_slim_image_is_judged_on_bytes_and_start_against_stock_julia(bytes_, e_nothing, bytes_met, start_met):
+    results = {k: v for k, v in reference().items() if k != "figures"}
+    results["image_shapes"] = shapes_results(bytes_, e_nothing)
+    figures, checks = report.summarize(results)
+    met = {what: ok for what, _, _, ok in checks}
+    assert met["example image bytes vs Julia's own image"] is bytes_met
+    assert met["julia -J image -e nothing vs stock julia -e nothing"] is start_met
+    text = report.render(results, figures, checks)
+    assert "multi-target, slim" in text and report.DEFAULT_SHAPE in text
+
+
+def test_methods_compiled_at_run_time_are_a_target_per_project():
+    results = {k: v for k, v in reference().items() if k != "figures"}
+    results["projects"]["heavy-analysis"]["runtime_compiled"] = {"x86-64": 0, "x86-64-v3": 2}
+    results["projects"]["hep-analysis"]["runtime_compiled"] = {"x86-64": 0, "x86-64-v3": 0}
+    _, checks = report.summarize(results)
+    met = {what: ok for what, _, _, ok in checks}
+    assert met["methods compiled at run time, heavy-analysis"] is False
+    assert met["methods compiled at run time, hep-analysis"] is True

@@ -224,3 +224,16 @@ def test_a_julia_older_than_1_5_is_refused():
         rules_for(v("1.4.2"))
     with pytest.raises(ConfigError, match="older than 1.5"):
         cpu_target(V1, v("1.0.5"))
+
+
+def test_slim_bases_are_built_on_the_verified_minor_version_only():
+    assert rules_for(v("1.5.3")).slim_base
+    assert not any(rules_for(v(t)).slim_base for t in ("1.6.7", "1.9.0", "1.11.2"))
+
+
+def test_a_multi_target_image_clones_every_higher_level_in_full_after_the_lowest():
+    r = rules_for(v("1.5.3"))
+    assert r.multi_cpu_target((parse_level("x86-64-v3"), V1)) == "x86-64;haswell,clone_all"
+    assert r.multi_cpu_target((V1, parse_level("x86-64-v2"), V4)) == \
+        "x86-64;nehalem,clone_all;skylake-avx512,clone_all"
+    assert r.multi_cpu_target((V4,)) == "skylake-avx512"

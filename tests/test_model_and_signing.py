@@ -141,3 +141,11 @@ def test_channel_record_versions_are_never_replaced(keypair, tmp_path):
     channels.write_record(str(tmp_path), rec, sk)
     with pytest.raises(PublishError, match="already exists"):
         channels.write_record(str(tmp_path), rec, sk)
+
+
+def test_a_multi_target_variant_names_the_highest_level_it_holds_code_for():
+    vt = Variant("x86-64", "x86-64;haswell,clone_all", "variants/x86-64/sys.so", up_to="x86-64-v3")
+    assert Variant.from_json(vt.to_json()) == vt
+    assert "up_to" not in Variant("x86-64", "x86-64", "variants/x86-64/sys.so").to_json()
+    with pytest.raises(ValueError, match="below its level"):
+        Variant("x86-64-v3", "haswell", "variants/x86-64-v3/sys.so", up_to="x86-64")

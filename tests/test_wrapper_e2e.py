@@ -3,6 +3,7 @@ read-only and jobs run as an ordinary user: it selects, verifies, hydrates
 and execs Julia, and it refuses every bad image with the right exit code,
 without exec'ing anything."""
 
+import json
 import os
 import subprocess
 import time
@@ -204,3 +205,21 @@ def test_the_fallback_variant_runs_on_an_emulated_baseline_cpu(node):
                   'using HepAnalysis; println(ENV["DEPOTDELIVERY_VARIANT"], " ", HepAnalysis.precision_label(Float32))'])
     assert p.returncode == 0, p.stderr
     assert p.stdout.split() == ["x86-64", "Float32"]
+
+
+def test_a_standard_library_left_out_of_the_slim_image_still_loads_and_says_so_once(node, hep_build):
+    # The example needs neither Dates nor Test: its slim image leaves them
+    # out.  A job that loads them gets them from Julia's own files.
+    left_out = json.load(open(os.path.join(hep_build, "build.json")))["stdlibs"]["left_out"]
+    assert "Dates" in left_out and "Test" in left_out
+    job = "using Dates, Test; @test Dates.year(Dates.Date(2024, 5, 1)) == 2024; println(\"ok\")"
+    for _ in range(2):  # the second launch loads the cache the first one compiled
+        p = node.run(["--channel", "stable", "--", "julia", "-e", job], timeout=600)
+        assert p.returncode == 0, p.stderr
+        assert p.stdout.strip() == "ok"
+        notes = [l for l in p.stderr.splitlines() if l.startswith("depotdelivery:")]
+        assert sorted(notes) == [
+            f"depotdelivery: standard library {n} is not in this image; loaded from Julia's own files "
+            f"(slower start). To include it, build with --keep-stdlib {n}" for n in sorted(
+                n for n in ("Dates", "Test", "Distributed", "InteractiveUtils", "Logging", "Markdown", "Sockets",
+                            "Base64") if n in left_out)]

@@ -1,5 +1,5 @@
 # Compile a system image (run with --output-o).
-# ENV: DD_INIT_OUTPUT_O (comma-separated Base functions to call first),
+# ENV: DD_LEFT_OUT (standard libraries a slim base left out), DD_INIT_OUTPUT_O (comma-separated Base functions to call first),
 # DD_PACKAGES (comma-separated package names), DD_PRECOMPILE (traced
 # precompile statements), DD_STATS (where to write counts), DD_FAILED
 # (where to list the statements that failed, each with its reason).
@@ -66,6 +66,29 @@ let ok = 0, failed = 0
         println(io, "precompiled=$ok")
         println(io, "failed=$failed")
     end
+end
+
+# A slim image leaves standard libraries out (builder/baseimage.py).  A job
+# that loads one still gets it, from Julia's own files (compiled into the
+# node-local depot the first time): say so once, naming the fix.  Julia
+# calls package callbacks once per package it loads that the image lacks.
+module DepotDeliveryImage
+const LEFT_OUT = Set{String}()
+function note_left_out(pkg::Base.PkgId)
+    # Not in the processes Julia starts to compile a package's cache: the
+    # job's own process says it.
+    if pkg.name in LEFT_OUT && ccall(:jl_generating_output, Cint, ()) == 0
+        println(stderr, "depotdelivery: standard library ", pkg.name, " is not in this image; ",
+                "loaded from Julia's own files (slower start). To include it, build with --keep-stdlib ",
+                pkg.name)
+    end
+    nothing
+end
+end
+union!(DepotDeliveryImage.LEFT_OUT, filter(!isempty, split(get(ENV, "DD_LEFT_OUT", ""), ',')))
+if !isempty(DepotDeliveryImage.LEFT_OUT)
+    push!(Base.package_callbacks, DepotDeliveryImage.note_left_out)
+    precompile(DepotDeliveryImage.note_left_out, (Base.PkgId,))
 end
 
 # Nothing of the build machine's paths may stay in the image.
