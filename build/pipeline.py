@@ -562,6 +562,9 @@ class Builder:
         lines: set[str] = set()
         for t in traces:
             lines |= _statements(t)
+        # With native code off, Julia's inference compiles itself too; a job
+        # runs it natively (and it is Core.Compiler's code, in every base).
+        lines = {l for l in lines if not l.startswith("precompile(Tuple{typeof(Core.Compiler.")}
         merged = os.path.join(trace_dir, "precompile.jl")
         with open(merged, "w") as f:
             f.writelines(l + "\n" for l in sorted(lines))

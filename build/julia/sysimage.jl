@@ -22,6 +22,13 @@ for name in filter(!isempty, split(get(ENV, "DD_INIT_OUTPUT_O", ""), ','))
     getfield(Base, f)()
 end
 
+# Julia's start runs Sys.__init__ (from C, at every launch), which calls
+# abspath(a, b, c...): a method small enough to inline, and such a method
+# gets native code in the image only if it runs here; `precompile` alone
+# leaves it inferred but uncompiled (and a slim base has no native code of
+# its own).  Harmless: every start runs it again with the node's values.
+Sys.__init__()
+
 const packages = filter(!isempty, split(get(ENV, "DD_PACKAGES", ""), ','))
 const statements_file = ENV["DD_PRECOMPILE"]
 
