@@ -19,6 +19,7 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tools"))
 from checkout import DD_RUN, JULIA, PYTHON, stock_julia, wrapper_variant  # noqa: E402
+from depotdelivery.julia import JuliaInstall  # noqa: E402
 from depotdelivery.levels import parse_level  # noqa: E402
 
 
@@ -79,7 +80,8 @@ def image_shapes(shapes: dict[str, str], workload: str, n: int) -> dict:
     variant a node here picks) and under an emulated baseline CPU
     (`-C x86-64`, the lowest variant); stock `julia -e nothing` alongside.
     Runs are interleaved so every shape sees the same machine state."""
-    out: dict = {"stock_sysimage_bytes": os.path.getsize(_stock_sysimage()), "stock_e_nothing_s": [],
+    stock_image = JuliaInstall(JULIA).default_sysimage()
+    out: dict = {"stock_sysimage_bytes": os.path.getsize(stock_image), "stock_e_nothing_s": [],
                  "shapes": {}}
     plans = {}
     for name, build in shapes.items():
@@ -109,12 +111,6 @@ def image_shapes(shapes: dict[str, str], workload: str, n: int) -> dict:
             r["workload_s"].append(timed([*argv, "-J", node_so, workload], env=env))
             r["workload_baseline_cpu_s"].append(timed([*argv, "-J", low_so, "-C", "x86-64", workload], env=env))
     return out
-
-
-def _stock_sysimage() -> str:
-    p = subprocess.run([JULIA, "--startup-file=no", "-e", "print(unsafe_string(Base.JLOptions().image_file))"],
-                       capture_output=True, text=True, check=True)
-    return p.stdout.strip()
 
 
 def _host_variant(variants: list[dict]) -> str:

@@ -12,7 +12,6 @@ This file sets up (build, publish, mount, site config) and runs the
 measurements of bench/measure.py; bench/report.py makes the figures.
 """
 
-import hashlib
 import json
 import os
 import shutil
@@ -23,7 +22,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path[:0] = [HERE, os.path.join(os.path.dirname(HERE), "tools")]
 import measure  # noqa: E402
 import report  # noqa: E402
-from checkout import DD, EXAMPLES, REPO, unmount, write_site_config  # noqa: E402
+from checkout import DD, EXAMPLES, REPO, inputs_digest, unmount, write_site_config  # noqa: E402
 
 WORK = os.path.join(REPO, "_build", "bench")
 SITE = "/srv/depotdelivery-bench"
@@ -55,7 +54,11 @@ def build(name, sources, tag="", flags=()):
     project = os.path.join(EXAMPLES, name)
     out = os.path.join(WORK, name + tag)
     stamp = out + ".inputs"
-    key = inputs_key(project, *[os.path.join(EXAMPLES, s) for s in sources], *flags)
+    # The builder's sources, the examples' files and the flags: a bench
+    # never measures an image an older builder made.
+    key = inputs_digest(os.path.join(REPO, "build"), os.path.join(REPO, "wrapper", "julia"),
+                        os.path.join(REPO, "depotdelivery", "julia.py"), os.path.join(REPO, "depotdelivery", "model.py"),
+                        project, *[os.path.join(EXAMPLES, s) for s in sources], extra=tuple(flags))
     if os.path.exists(os.path.join(out, "manifest.json")) and _read(stamp) == key:
         return out
     reg = os.path.join(WORK, f"registry-{name}")
@@ -70,27 +73,6 @@ def build(name, sources, tag="", flags=()):
     with open(stamp, "w") as f:
         f.write(key)
     return out
-
-
-def inputs_key(*things):
-    """The builder's sources, the examples' files and the flags: a bench
-    never measures an image an older builder made."""
-    h = hashlib.sha256()
-    tops = [os.path.join(REPO, "build"), os.path.join(REPO, "wrapper", "julia"),
-            os.path.join(REPO, "depotdelivery", "julia.py"), os.path.join(REPO, "depotdelivery", "model.py")]
-    for top in [*tops, *things]:
-        if not os.path.exists(top):
-            h.update(top.encode())
-            continue
-        walk = [(os.path.dirname(top), [], [os.path.basename(top)])] if os.path.isfile(top) else os.walk(top)
-        for dirpath, dirnames, files in walk:
-            dirnames.sort()
-            for n in sorted(files):
-                if n.endswith(".pyc"):
-                    continue
-                with open(os.path.join(dirpath, n), "rb") as f:
-                    h.update(n.encode() + f.read())
-    return h.hexdigest()
 
 
 def _read(path):

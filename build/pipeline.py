@@ -364,28 +364,25 @@ class Builder:
         # What the workload still compiled on the new images (_coverage).
         self.runtime_statements: set[str] = set()
         self.coverage_notes: list[str] = []
-        # Traced statements: Julia's start alone, and what the workload adds.
-        self.startup_statements: set[str] = set()
+        # What the traced workload adds to Julia's own start (_trace).
         self.workload_statements: set[str] = set()
 
     @functools.cached_property
     def julia_dirs(self) -> tuple[str, str]:
         """(Julia's Base sources, its standard library folder)."""
-        out = self.req.julia._run(["--startup-file=no", "-e", 'println(joinpath(Sys.BINDIR, Base.DATAROOTDIR, '
-                                   '"julia", "base")); println(Sys.STDLIB)'], "to start", 120)
-        base_src, stdlib_dir = out.split("\n")[:2]
-        return base_src, stdlib_dir
+        return self.req.julia.source_dirs()
 
     def _check_keep_stdlibs(self) -> None:
         """Names to keep are checked before anything is built."""
         if not self.slim or not (self.req.keep_stdlibs or self.project.keep_stdlibs):
             return
         stdlib_dir = self.julia_dirs[1]
+        available = read_stdlib_deps(stdlib_dir)
         for where, names in (("--keep-stdlib", self.req.keep_stdlibs),
                              (os.path.join(self.project.dir, "Project.toml") + ": [depotdelivery] keep-stdlibs",
                               self.project.keep_stdlibs)):
             for n in names:
-                if not os.path.isfile(os.path.join(stdlib_dir, n, "Project.toml")):
+                if n not in available:
                     raise UsageError(f"{where}: {n} is not a standard library of Julia {self.version} "
                                      f"(those are the folders in {stdlib_dir}); check the name")
 
@@ -452,10 +449,8 @@ class Builder:
             statements = self._trace()
             base, choice = self._base_image(project, statements)
             self._compile_all(project, statements, base, choice)
-            # A second pass follows only when there is something to add.
             self.stats["runtime_compiled"] = self._coverage() if req.workload else None
-            if self.runtime_statements - _statements(statements):
-                self._second_pass(project, statements, base, choice)
+            self._second_pass(project, statements, base, choice)
             for note in self.coverage_notes:
                 self.rep.warn(note)
             fingerprints = self._fingerprints()
@@ -556,15 +551,12 @@ class Builder:
         # What the workload adds to Julia's own start (its start loads and
         # initializes every standard library Julia's image holds): which
         # standard libraries the workload uses.
-        self.startup_statements = set().union(*map(_statements, startup))
-        self.workload_statements = set().union(*map(_statements, workload_traces)) - self.startup_statements
-        traces = startup + workload_traces
-        lines: set[str] = set()
-        for t in traces:
-            lines |= _statements(t)
+        at_start: set[str] = set().union(*map(_statements, startup))
+        workload_lines: set[str] = set().union(*map(_statements, workload_traces))
+        self.workload_statements = workload_lines - at_start
         # With native code off, Julia's inference compiles itself too; a job
         # runs it natively (and it is Core.Compiler's code, in every base).
-        lines = {l for l in lines if not l.startswith("precompile(Tuple{typeof(Core.Compiler.")}
+        lines = {l for l in at_start | workload_lines if not l.startswith("precompile(Tuple{typeof(Core.Compiler.")}
         merged = os.path.join(trace_dir, "precompile.jl")
         with open(merged, "w") as f:
             f.writelines(l + "\n" for l in sorted(lines))
@@ -700,10 +692,14 @@ class Builder:
         ran natively even with its native code switched off (start-up
         and exit paths entered from C, such as `__init__` and libuv
         callbacks), and a caller compiled into the image can dispatch to
-        a specialization no traced statement named."""
-        first = dict(self.stats["runtime_compiled"])
+        a specialization no traced statement named.  Only when that adds
+        a statement: one already traced cannot be precompiled (see the
+        failed lists), and another pass would not change that."""
         traced = _statements(statements)
         new = self.runtime_statements - traced
+        if not new:
+            return
+        first = dict(self.stats["runtime_compiled"])
         # In the order of the first pass (sorted), as a trace of them all would be.
         with open(statements, "w") as f:
             f.writelines(l + "\n" for l in sorted(traced | new))

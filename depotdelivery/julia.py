@@ -244,6 +244,13 @@ class JuliaInstall:
         return self._run(["--startup-file=no", "-e", "print(unsafe_string(Base.JLOptions().image_file))"],
                          "to start", 120).strip()
 
+    def source_dirs(self) -> tuple[str, str]:
+        """(Base's sources, the standard library folder) of this Julia."""
+        out = self._run(["--startup-file=no", "-e", 'println(joinpath(Sys.BINDIR, Base.DATAROOTDIR, "julia", '
+                         '"base")); println(Sys.STDLIB)'], "to start", 120)
+        base_src, stdlib_dir = out.split("\n")[:2]
+        return base_src, stdlib_dir
+
 
 def checkout_from_direct_url(text: str) -> str | None:
     """The local folder pip installed from, from its direct_url.json

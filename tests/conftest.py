@@ -96,20 +96,6 @@ BUILD_INPUTS = (os.path.join(REPO, "build", "julia"), os.path.join(REPO, "wrappe
                 os.path.join(REPO, "depotdelivery", "julia.py"))
 
 
-def _inputs_digest(*paths):
-    h = hashlib.sha256()
-    for top in paths:
-        walk = [(os.path.dirname(top), [], [os.path.basename(top)])] if os.path.isfile(top) else os.walk(top)
-        for dirpath, dirnames, files in walk:
-            dirnames.sort()
-            for n in sorted(files):
-                p = os.path.join(dirpath, n)
-                h.update(os.path.relpath(p, REPO).encode())  # not the checkout's own path
-                with open(p, "rb") as f:
-                    h.update(f.read())
-    return h.hexdigest()
-
-
 def build_image(out, project, *, levels, workload, registries=(), store_path=NODE_STORE, extra=()):
     cmd = [DD, "build", project, "--levels", levels, "--out", out, "--store-path", store_path, "--json", *extra]
     if workload:
@@ -167,7 +153,7 @@ def hep_build(request, workdir):
     README's CI block.  DEPOTDELIVERY_TEST_CACHE=DIR keeps it between local
     runs, keyed by the example's, the README's and the builder's sources."""
     cache = os.environ.get("DEPOTDELIVERY_TEST_CACHE")
-    key = _inputs_digest(EXAMPLE, os.path.join(REPO, "README.md"), *BUILD_INPUTS)
+    key = checkout.inputs_digest(EXAMPLE, os.path.join(REPO, "README.md"), *BUILD_INPUTS)
     cached = os.path.join(cache, f"hep-{key[:16]}") if cache else ""
     if cached and os.path.exists(os.path.join(cached, "manifest.json")):
         return cached
@@ -264,7 +250,7 @@ def tiny_v3_build(workdir):
     lazy and not touched by the workload, built for x86-64-v3 only: an image
     that must never run on an older CPU, and that carries every artifact."""
     cache = os.environ.get("DEPOTDELIVERY_TEST_CACHE")
-    key = _inputs_digest(TINY, os.path.abspath(__file__), *BUILD_INPUTS)
+    key = checkout.inputs_digest(TINY, os.path.abspath(__file__), *BUILD_INPUTS)
     out = os.path.join(cache, f"tiny-{key[:16]}") if cache else os.path.join(workdir, "build-tiny")
     if not (cache and os.path.exists(os.path.join(out, "manifest.json"))):
         project = os.path.join(workdir, "tiny-project")

@@ -8,6 +8,7 @@ Not part of the package: the scripts and the tests put tools/ on sys.path.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import subprocess
@@ -75,3 +76,24 @@ def unmount(path: str) -> None:
         mounted = any(line.split()[1] == path for line in f)
     if mounted:
         subprocess.run(["umount", "-l", path], check=True)
+
+
+def inputs_digest(*paths: str, extra: tuple[str, ...] = ()) -> str:
+    """A digest of files and folders (names relative to the checkout, and
+    contents) and of `extra` words: the key under which a build made from
+    them is kept and reused (tests' cache, bench builds)."""
+    h = hashlib.sha256()
+    for top in paths:
+        walk = [(os.path.dirname(top), [], [os.path.basename(top)])] if os.path.isfile(top) else os.walk(top)
+        for dirpath, dirnames, files in walk:
+            dirnames.sort()
+            for n in sorted(files):
+                if n.endswith(".pyc"):
+                    continue
+                p = os.path.join(dirpath, n)
+                h.update(os.path.relpath(p, REPO).encode())  # not the checkout's own path
+                with open(p, "rb") as f:
+                    h.update(f.read())
+    for word in extra:
+        h.update(b"\0" + word.encode())
+    return h.hexdigest()
