@@ -66,7 +66,8 @@ directory per revision): an open descriptor keeps the file it opened, but
 stat results and listings are read lazily from the tree.  Kernel effects of
 the page cache scheme (seen here on Linux 6.18; the real client's direct-I/O
 opens are subject to the same kernel rules): a descriptor kept open across a
-switch that changed the file's size sees the new size in fstat;
+switch that changed the file's size sees the new size in fstat, and a read
+through it returns the old bytes zero-filled up to the new size;
 a private mapping made through a direct-I/O descriptor refills the page
 cache with the new bytes, which an older descriptor then reads; a shared
 mapping of a direct-I/O descriptor fails with ENODEV.
