@@ -20,7 +20,10 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tools"))
 from checkout import DD_RUN, JULIA, PYTHON, stock_julia, wrapper_variant  # noqa: E402
 from depotdelivery.julia import JuliaInstall  # noqa: E402
-from depotdelivery.levels import parse_level  # noqa: E402
+from depotdelivery.detect import detect_level  # noqa: E402
+from depotdelivery.levels import Level  # noqa: E402
+from depotdelivery.model import ImageManifest, parse_manifest  # noqa: E402
+from depotdelivery.wrapper.verify import select_variant  # noqa: E402
 
 
 def timed(cmd: list[str], env: dict | None = None, cwd: str = "/tmp") -> float:
@@ -85,17 +88,18 @@ def image_shapes(shapes: dict[str, str], workload: str, n: int) -> dict:
                  "shapes": {}}
     plans = {}
     for name, build in shapes.items():
-        with open(os.path.join(build, "manifest.json")) as f:
-            variants = sorted(json.load(f)["variants"], key=lambda v: parse_level(v["level"]))
+        with open(os.path.join(build, "manifest.json"), "rb") as fb:
+            manifest = parse_manifest(fb.read())
+        variants = sorted(manifest.variants, key=lambda v: v.level_obj)
         with open(os.path.join(build, "build.json")) as f:
             stats = json.load(f)
-        host = _host_variant(variants)
-        so = {v["level"]: os.path.join(build, "image", v["sysimage"]) for v in variants}
+        host = _host_variant(manifest).name
+        so = {v.level: os.path.join(build, "image", v.sysimage) for v in variants}
         argv = [JULIA, f"--project={build}/image/project"]
-        plans[name] = (argv, so[host], so[variants[0]["level"]])
+        plans[name] = (argv, so[host], so[variants[0].level])
         out["shapes"][name] = {
-            "variants": {v["level"]: {"cpu_target": v["cpu_target"], "bytes": os.path.getsize(so[v["level"]]),
-                                      "up_to": v.get("up_to", "")} for v in variants},
+            "variants": {v.level: {"cpu_target": v.cpu_target, "bytes": os.path.getsize(so[v.level]),
+                                   "up_to": v.up_to} for v in variants},
             "node_variant": host, "node_bytes": os.path.getsize(so[host]),
             "build_s": stats["total_s"], "stdlibs": stats.get("stdlibs", {}).get("kept"),
             "runtime_compiled": stats.get("runtime_compiled"),
@@ -113,12 +117,9 @@ def image_shapes(shapes: dict[str, str], workload: str, n: int) -> dict:
     return out
 
 
-def _host_variant(variants: list[dict]) -> str:
-    """The highest variant this CPU runs (what the wrapper would pick)."""
-    from depotdelivery.detect import detect_level
-    host = detect_level()
-    ok = [v["level"] for v in variants if host is None or parse_level(v["level"]) <= host]
-    return ok[-1] if ok else variants[0]["level"]
+def _host_variant(manifest: ImageManifest) -> Level:
+    """The variant a node with this CPU picks: the wrapper's own rule."""
+    return select_variant(manifest, detect_level() or manifest.levels()[0])
 
 
 def verification_in_child(config: str, channel: str, store_view: str, cache: str) -> dict:

@@ -23,7 +23,7 @@ from depotdelivery.closedworld import closed_world
 from depotdelivery.errors import ImageInvalid
 from depotdelivery.signing import generate
 from depotdelivery.trust import TrustAnchors
-from depotdelivery.wrapper import verify
+from depotdelivery.wrapper import seennames, verify
 
 USERS = ("ddjob", "ddjob2")
 
@@ -274,13 +274,38 @@ def test_no_user_can_lower_the_node_wide_state(site, users):
 
 def test_a_planted_seen_file_cannot_raise_the_state(site, users):
     from depotdelivery import channels
+    from depotdelivery.wrapper import seen
     data = channels.read_record(site.store, "stable", 1)
-    name = os.path.join(site.cache, "seen-%s%010d-%s" % (
-        __import__("depotdelivery.wrapper.seen", fromlist=["prefix"]).prefix(site.store, "stable"), 9, "0" * 16))
-    with open(name, "wb") as f:
+    pre = seennames.prefix(site.store, "stable")
+    with open(os.path.join(site.cache, seennames.name(pre, 9, "0" * 16)), "wb") as f:
         f.write(data)  # a genuine record of version 1, claiming to be version 9
+    assert seen.highest_seen([site.cache], site.store, "stable", site.anchors) == 0
     p = launch(site, users[1])
     assert p.returncode == 0, p.stderr
+    assert seen.highest_seen([site.cache], site.store, "stable", site.anchors) == 1
+
+
+def test_records_seen_for_a_longer_channel_name_leave_the_plan_in_use(site, users):
+    assert launch(site, users[0]).returncode == 0
+    # Channel `stable-next` shares the prefix `seen-...-stable-`: a record of it,
+    # whatever its version, says nothing about `stable`.
+    nxt = seennames.prefix(site.store, "stable-next")
+    with open(os.path.join(site.cache, seennames.name(nxt, 7, "0" * 16)), "wb") as f:
+        f.write(b"not read")
+    p = launch(site, users[0], env={"DEPOTDELIVERY_DEBUG": "1"})
+    assert p.returncode == 0 and "not used" not in p.stderr, p.stderr
+
+
+@pytest.mark.parametrize("name, version", [
+    ("seen-0000abcd-x-0000000003-0123456789abcdef", 3),
+    ("seen-0000abcd-x-y-0000000003-0123456789abcdef", -1),   # channel x-y
+    ("seen-0000abcd-x-000000003-0123456789abcdef", -1),      # nine digits
+    ("seen-0000abcd-x-00000000３3-0123456789abcdef", -1),    # a non-ASCII digit
+    ("seen-0000abcd-x-0000000003-0123456789abcdef.tmp-12", -1),
+    ("seen-0000abcd-xy-0000000003-0123456789abcdef", -1),
+])
+def test_which_names_are_records_of_a_channel(name, version):
+    assert seennames.version_in(name, "seen-0000abcd-x-") == version
 
 
 # -- one launch plan ----------------------------------------------------------------------------

@@ -1,7 +1,7 @@
 """The per-launch fast path: re-use a launch plan the full wrapper wrote.
 
 This module imports only built-in modules (os, sys, marshal, time, zlib),
-depotdelivery/defaults.py (constants, no imports) and plan.py, which builds
+depotdelivery/defaults.py (constants, no imports), seennames.py and plan.py, which builds
 and execs the job exactly as the full path does:
 Python's start is ~10 ms and the wrapper's whole budget is 20 ms, so the
 common case (an image this user or root already verified on this node) must
@@ -30,7 +30,7 @@ import zlib
 from depotdelivery.defaults import DEFAULT_CACHE_DIR, DEFAULT_CONFIG
 
 from . import plan as launch_plan
-from . import timing
+from . import seennames, timing
 
 TYPE_CHECKING = False  # the typing module costs milliseconds; mypy sets this itself
 if TYPE_CHECKING:  # annotations only: nothing is imported at run time
@@ -252,7 +252,7 @@ def plan_fails(plan: dict[str, Any], key: RequestKey, cpuinfo: str) -> str | Non
         if seen:
             folder, pre, version = seen
             for n in os.listdir(folder):
-                if n.startswith(pre) and n[len(pre):len(pre) + 10] > "%010d" % version:
+                if seennames.version_in(n, pre) > version:
                     return "a newer channel record was seen on this node"
         if not os.path.isdir(plan["depot"]):
             return "the writable depot is gone"

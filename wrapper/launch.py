@@ -25,7 +25,7 @@ from depotdelivery.errors import ConfigError, StoreUnavailable, UsageError
 from depotdelivery.model import parse_utc
 from depotdelivery.stores import readable_root
 
-from . import fastpath, nodecache, plan, seen, timing, verified
+from . import fastpath, nodecache, plan, seen, seennames, timing, verified
 from .cvmfs_node import StoreToken, store_token
 from .hydrate import clean, hydrate
 from .verify import (VerifiedImage, Watch, read_manifest, resolve_image_ref, select_variant, trusted_keys,
@@ -102,7 +102,7 @@ def prepare(req: LaunchRequest, *, cfg: SiteConfig | None = None, now: datetime 
         image_id = rec.image
         channel_watch = (os.path.dirname(rec_path), os.path.basename(rec_path))
         if node_wide:
-            seen_watch = (node_wide, seen.prefix(store_root, channel), rec.version)
+            seen_watch = (node_wide, seennames.prefix(store_root, channel), rec.version)
         expires = min(expires, parse_utc(rec.expires).timestamp())
         img = read_manifest(store_root, image_id, anchors, named_by_store=True)
     elif req.image:

@@ -21,11 +21,11 @@ from __future__ import annotations
 
 import hashlib
 import os
-import zlib
 
 from depotdelivery.errors import DepotDeliveryError
 from depotdelivery.trust import TrustAnchors, open_channel_record
 
+from . import seennames
 from .fastpath import shared_cache
 
 
@@ -35,28 +35,17 @@ def node_wide_dir(cache_dir: str) -> str | None:
     return cache_dir if shared_cache(cache_dir) else None
 
 
-def prefix(store_root: str, channel: str) -> str:
-    return "seen-%08x-%s-" % (zlib.crc32(store_root.encode()) & 0xFFFFFFFF, channel)
-
-
 def _candidates(folder: str, pre: str) -> list[tuple[int, str]]:
     try:
         names = os.listdir(folder)
     except OSError:
         return []
-    out = []
-    for n in names:
-        if not n.startswith(pre):
-            continue
-        version, _, digest = n[len(pre):].partition("-")
-        if len(version) == 10 and version.isdigit() and len(digest) == 16:
-            out.append((int(version), os.path.join(folder, n)))
-    return out
+    return [(v, os.path.join(folder, n)) for n in names if (v := seennames.version_in(n, pre)) >= 0]
 
 
 def highest_seen(folders: list[str], store_root: str, channel: str, anchors: TrustAnchors) -> int:
     """The highest version whose signed record a launch on this node kept."""
-    pre = prefix(store_root, channel)
+    pre = seennames.prefix(store_root, channel)
     cands = sorted((c for f in folders for c in _candidates(f, pre)), reverse=True)
     for version, path in cands:
         try:
@@ -77,7 +66,7 @@ def remember(folder: str | None, store_root: str, channel: str, version: int, da
     if folder is None:
         return
     digest = hashlib.sha256(data).hexdigest()[:16]
-    path = os.path.join(folder, "%s%010d-%s" % (prefix(store_root, channel), version, digest))
+    path = os.path.join(folder, seennames.name(seennames.prefix(store_root, channel), version, digest))
     if os.path.exists(path):
         return
     tmp = f"{path}.tmp-{os.getpid()}"
