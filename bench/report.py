@@ -180,24 +180,55 @@ def write(results: dict, figures: dict, path: str) -> None:
 
 
 def chart(results: dict, path: str) -> None:
+    """Launch times per project; below them, when measured, the example built
+    each way against Julia's own image (bytes per node, `-e nothing`, the
+    workload on this CPU and at `-C x86-64`)."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    shapes = shape_figures(results.get("image_shapes"))
+    fig = plt.figure(figsize=(10, 8.5 if shapes else 4.5))
+    grid = fig.add_gridspec(2 if shapes else 1, 3)
+    _launch_panel(fig.add_subplot(grid[0, :]), results)
+    if shapes:
+        _shape_panels([fig.add_subplot(grid[1, i]) for i in range(3)], shapes)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+
+
+def _bars(ax, names, series, fmt):
+    width = 0.8 / len(series)
+    for i, (label, vals) in enumerate(series):
+        bars = ax.bar([j + i * width for j in range(len(names))], vals, width, label=label)
+        for b, v in zip(bars, vals, strict=True):
+            ax.annotate(fmt(v), (b.get_x() + b.get_width() / 2, v), ha="center", va="bottom", fontsize=7)
+    ax.set_xticks([j + (len(series) - 1) * width / 2 for j in range(len(names))])
+    ax.set_xticklabels(names, fontsize=7)
+
+
+def _launch_panel(ax, results: dict) -> None:
     names = list(results["projects"])
     kinds = [("stock_cold_s", "stock, cold"), ("stock_warm_s", "stock, warm caches"),
              ("image_wrapper_s", "image via wrapper"), ("image_bare_s", "bare julia -J image")]
-    fig, ax = plt.subplots(figsize=(8, 4.5))
-    width = 0.2
-    for i, (k, label) in enumerate(kinds):
-        vals = [med(results["projects"][n][k]) for n in names]
-        bars = ax.bar([j + i * width for j in range(len(names))], vals, width, label=label)
-        for b, v in zip(bars, vals, strict=True):
-            ax.annotate(f"{v:.2f}s", (b.get_x() + b.get_width() / 2, v), ha="center", va="bottom", fontsize=7)
+    _bars(ax, names, [(label, [med(results["projects"][n][k]) for n in names]) for k, label in kinds],
+          lambda v: f"{v:.2f}s")
     ax.set_yscale("log")
-    ax.set_xticks([j + 1.5 * width for j in range(len(names))])
-    ax.set_xticklabels(names)
     ax.set_ylabel("launch to exit, seconds (median, log scale)")
     ax.set_title(f"Julia job launch times ({results['machine']['cores']} cores)")
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
+
+
+def _shape_panels(axes, sh: dict) -> None:
+    shapes = sh["shapes"]
+    names = ["Julia's own"] + [n.replace(", ", "\n") for n in shapes]
+    _bars(axes[0], names, [("bytes per node", [sh["stock_sysimage_bytes"] / 2**20]
+                            + [d["node_bytes"] / 2**20 for d in shapes.values()])], lambda v: f"{v:.0f}")
+    axes[0].set_title("image bytes per node (MiB)", fontsize=9)
+    _bars(axes[1], names, [("-e nothing", [sh["stock_e_nothing"] * 1000]
+                            + [d["e_nothing"] * 1000 for d in shapes.values()])], lambda v: f"{v:.0f}")
+    axes[1].set_title("julia -e nothing (ms)", fontsize=9)
+    _bars(axes[2], names[1:], [("this CPU", [d["workload"] for d in shapes.values()]),
+                               ("-C x86-64", [d["workload_baseline_cpu"] for d in shapes.values()])],
+          lambda v: f"{v:.2f}")
+    axes[2].set_title("example workload (s)", fontsize=9)
+    axes[2].legend(fontsize=7)

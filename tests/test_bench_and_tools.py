@@ -128,6 +128,18 @@ def test_the_slim_image_is_judged_on_bytes_and_start_against_stock_julia(bytes_,
     assert "multi-target, slim" in text and report.DEFAULT_SHAPE in text
 
 
+@pytest.mark.parametrize("with_shapes", [True, False])
+def test_the_chart_draws_launch_times_and_the_example_built_each_way(tmp_path, with_shapes):
+    results = {k: v for k, v in reference().items() if k != "figures"}
+    if with_shapes:
+        results["image_shapes"] = shapes_results(80 * 2**20, 0.18)
+    report.chart(results, str(tmp_path / "chart.png"))
+    from PIL import Image
+    with Image.open(tmp_path / "chart.png") as png:
+        width, height = png.size
+    assert width == 1200 and height == (1020 if with_shapes else 540)  # 10 x 8.5 (or 4.5) in at 120 dpi
+
+
 def test_methods_compiled_at_run_time_are_a_target_per_project():
     results = {k: v for k, v in reference().items() if k != "figures"}
     results["projects"]["heavy-analysis"]["runtime_compiled"] = {"x86-64": 0, "x86-64-v3": 2}
