@@ -12,6 +12,7 @@ import os
 from dataclasses import dataclass
 from typing import Mapping
 
+from .cpuinfo import read_first_cpu
 from .errors import RunElsewhere, UsageError
 from .levels import Level, cpu_flags, level_of, parse_level, why_not
 
@@ -27,8 +28,7 @@ class Detection:
 def read_cpuinfo(path: str | None = None, environ: Mapping[str, str] = os.environ) -> tuple[str, str]:
     path = path or environ.get("DEPOTDELIVERY_CPUINFO") or "/proc/cpuinfo"
     try:
-        with open(path, encoding="utf-8", errors="replace") as f:
-            return f.read(4 << 20), path
+        return read_first_cpu(path).decode("utf-8", "replace"), path
     except OSError as e:
         raise UsageError(f"cannot read cpuinfo {path}: {e.strerror}; "
                          "check --cpuinfo / DEPOTDELIVERY_CPUINFO") from None

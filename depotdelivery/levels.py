@@ -17,6 +17,7 @@ import os
 from dataclasses import dataclass
 from functools import lru_cache
 
+from .cpuinfo import first_flags
 from .errors import UsageError
 
 # Names as glibc, archspec (with '_') and HTCondor (Microarch) spell them.
@@ -88,11 +89,7 @@ def _features() -> dict[str, frozenset[str]]:
 
 def cpu_flags(cpuinfo_text: str) -> frozenset[str]:
     """The flags of the first processor in a /proc/cpuinfo text."""
-    for line in cpuinfo_text.splitlines():
-        key, sep, value = line.partition(":")
-        if sep and key.strip() == "flags":
-            return frozenset(value.split())
-    return frozenset()
+    return frozenset((first_flags(cpuinfo_text) or "").split())
 
 
 def missing_features(level: Level, flags: frozenset[str]) -> frozenset[str]:

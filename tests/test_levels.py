@@ -4,7 +4,10 @@ level is part of each fixture's file name), caps and overrides behave."""
 import os
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from depotdelivery.cpuinfo import read_first_cpu
 from depotdelivery.detect import decide, detect
 from depotdelivery.errors import RunElsewhere, UsageError
 from depotdelivery.levels import LEVELS, cpu_flags, level_of, parse_level, parse_levels, why_not
@@ -81,3 +84,38 @@ def test_why_not_names_missing_flags():
     assert level_of(flags).name == "x86-64-v2"
     assert "avx2" in why_not(parse_level("x86-64-v3"), flags)
     assert why_not(parse_level("x86-64-v2"), flags) == ""
+
+
+# -- reading /proc/cpuinfo ------------------------------------------------------------------------
+
+def big_node(name, n):
+    """A recorded processor repeated as on a node with `n` hardware threads."""
+    record = read(name).split("\n\n")[0].strip("\n") + "\n\n"
+    return "".join(record.replace("processor\t: 0", f"processor\t: {i}", 1) for i in range(n))
+
+
+def test_only_the_first_processor_is_read(tmp_path):
+    text = big_node("amd-zen4-epyc-9654.x86-64-v4.txt", 384)  # 2 x 96 cores x 2 threads
+    path = tmp_path / "cpuinfo"
+    path.write_text(text)
+    head = read_first_cpu(str(path))
+    assert len(head) <= 4096 < len(text) // 40  # one read of the kernel's, not 43
+    assert cpu_flags(head.decode()) == cpu_flags(text) and decide(head.decode(), "x").level.name == "x86-64-v4"
+
+
+lines = st.lists(st.one_of(
+    st.sampled_from(["flags\t\t: sse2 avx2", "  flags : lm cx16", "flagsx : avx512f", "bugs : x",
+                     "processor\t: 1", "", "flags", "\r", "flags\r: avx", "vmx flags\t: ept"]),
+    st.text(st.characters(blacklist_categories=("Cs",)), max_size=40).filter(lambda t: "\n" not in t),
+    st.text("flags: \t\r\x0b\x1c", max_size=12)), max_size=60)
+
+
+@settings(max_examples=300, deadline=None)
+@given(lines, st.integers(0, 5000))
+def test_reading_the_start_gives_the_flags_of_the_whole_file(tmp_path_factory, body, pad):
+    text = "x" * pad + "\n" + "\n".join(body)
+    path = tmp_path_factory.mktemp("cpuinfo") / "cpuinfo"
+    path.write_bytes(text.encode())
+    head = read_first_cpu(str(path))
+    assert text.encode().startswith(head)
+    assert cpu_flags(head.decode("utf-8", "replace")) == cpu_flags(text)

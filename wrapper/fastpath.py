@@ -1,8 +1,9 @@
 """The per-launch fast path: re-use a launch plan the full wrapper wrote.
 
 This module imports only built-in modules (os, sys, marshal, time, zlib),
-depotdelivery/defaults.py (constants, no imports), seennames.py and plan.py, which builds
-and execs the job exactly as the full path does:
+depotdelivery/defaults.py (constants, no imports), depotdelivery/cpuinfo.py,
+seennames.py and plan.py, which builds and execs the job exactly as the full
+path does:
 Python's start is ~10 ms and the wrapper's whole budget is 20 ms, so the
 common case (an image this user or root already verified on this node) must
 not pay for tomllib, json, dataclasses or PyNaCl.
@@ -27,6 +28,7 @@ import sys
 import time
 import zlib
 
+from depotdelivery.cpuinfo import read_first_cpu
 from depotdelivery.defaults import DEFAULT_CACHE_DIR, DEFAULT_CONFIG
 
 from . import plan as launch_plan
@@ -152,8 +154,7 @@ def user_base(cache_dir: str, uid: int) -> str:
 def cpu_flags_line(cpuinfo: str | None) -> bytes | None:
     path = cpuinfo or os.environ.get("DEPOTDELIVERY_CPUINFO") or "/proc/cpuinfo"
     try:
-        with open(path, "rb") as f:
-            data = f.read(1 << 20)
+        data = read_first_cpu(path)
     except OSError:
         return None
     i = data.find(b"\nflags")
