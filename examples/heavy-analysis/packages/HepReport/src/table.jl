@@ -83,7 +83,7 @@ Append a row; the number of cells must match the columns.
 """
 function addrow!(t::Table, cells...)
     length(cells) == ncols(t) || throw(ArgumentError("row has $(length(cells)) cells, table has $(ncols(t)) columns"))
-    push!(t.rows, Any[cells...])
+    push!(t.rows, collect(Any, cells))  # not Any[cells...]: see the README, "What an image cannot hold"
     t
 end
 
