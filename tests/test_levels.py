@@ -11,7 +11,6 @@ from depotdelivery.cpuinfo import read_first_cpu
 from depotdelivery.detect import decide, detect
 from depotdelivery.errors import RunElsewhere, UsageError
 from depotdelivery.levels import LEVELS, cpu_flags, level_of, parse_level, parse_levels, why_not
-from depotdelivery.wrapper import fastpath
 
 CPUINFO_DIR = os.path.join(os.path.dirname(__file__), "cpuinfo")
 FIXTURES = sorted(f for f in os.listdir(CPUINFO_DIR) if f.endswith(".txt"))
@@ -120,5 +119,3 @@ def test_reading_the_start_gives_the_flags_of_the_whole_file(tmp_path_factory, b
     head = read_first_cpu(str(path))
     assert text.encode().startswith(head)
     assert cpu_flags(head.decode("utf-8", "replace")) == cpu_flags(text)
-    # The fast path keys its plans on the same flags the full path reads.
-    assert frozenset((fastpath.cpu_flags_line(str(path)) or "").split()) == cpu_flags(text)

@@ -28,7 +28,7 @@ import sys
 import time
 import zlib
 
-from depotdelivery.cpuinfo import first_flags, read_first_cpu
+from depotdelivery.cpuinfo import read_first_cpu
 from depotdelivery.defaults import DEFAULT_CACHE_DIR, DEFAULT_CONFIG
 
 from . import plan as launch_plan
@@ -43,7 +43,7 @@ if TYPE_CHECKING:  # annotations only: nothing is imported at run time
     Request = tuple[RequestKey, str, list[str]]
     StatKey = tuple[int, int, int, int, int, int]
 
-PLAN_VERSION = 5  # 5: cpu_flags is first_flags's text (was the raw line's bytes)
+PLAN_VERSION = 4
 
 
 def config_cache_dir(config_path: str) -> str | None:
@@ -151,15 +151,17 @@ def user_base(cache_dir: str, uid: int) -> str:
     return fallback_base(uid)
 
 
-def cpu_flags_line(cpuinfo: str | None) -> str | None:
-    """The first processor's flags, by the full path's own rule (a plan
-    keeps them: another CPU, another plan); None if unreadable."""
+def cpu_flags_line(cpuinfo: str | None) -> bytes | None:
     path = cpuinfo or os.environ.get("DEPOTDELIVERY_CPUINFO") or "/proc/cpuinfo"
     try:
         data = read_first_cpu(path)
     except OSError:
         return None
-    return first_flags(data.decode("utf-8", "replace"))
+    i = data.find(b"\nflags")
+    if i < 0:
+        return None
+    j = data.find(b"\n", i + 1)
+    return data[i + 1: j if j > 0 else len(data)]
 
 
 def debug(reason: str) -> None:
